@@ -1,0 +1,92 @@
+# opnfv.escalator: developer and CI entry points. Run as root on Debian 12.
+#   make demo   build the lab, deploy the old cloud, run the traffic probe
+#   make test   unit tests, ansible-test sanity, ansible-lint, lab integration tests
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+export ESCALATOR_CACHE ?= /var/cache/escalator
+# The venv is keyed by the pinned requirements, so every clone on this machine shares it
+# and a changed pin builds a new one.
+REQ_HASH := $(shell cat requirements.txt | sha256sum | cut -c1-12)
+VENV ?= $(ESCALATOR_CACHE)/venv-$(REQ_HASH)
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PIP_CACHE_DIR ?= $(ESCALATOR_CACHE)/pip
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export ANSIBLE_FORCE_COLOR ?= 0
+
+COLLECTION_LINK := .build/collections/ansible_collections/opnfv/escalator
+SANITY_ROOT := .build/sanity/ansible_collections/opnfv/escalator
+DEB_PACKAGES := docker.io debootstrap python3-venv git ca-certificates
+PROBE_SECONDS ?= 30
+
+.PHONY: help deps venv collection artifacts lab-up lab-deploy lab-down demo probe \
+	test unit sanity lint integration changelog-lint clean
+
+help:
+	@echo "make demo | test | unit | sanity | lint | integration | lab-up | lab-down | clean"
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "[deps] apt-get install $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required, $(PYTHON) is %d.%d" % sys.version_info[:2])'
+
+venv: $(VENV)/.installed collection
+
+$(VENV)/.installed: requirements.txt
+	@echo "[venv] $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install --quiet --upgrade pip
+	@$(VENV)/bin/pip install --quiet -r requirements.txt
+	@touch $@
+
+collection:
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
+
+artifacts: deps venv
+	@lab/build-artifacts.sh $(VENV)/bin/python
+
+lab-up: deps venv artifacts
+	@lab/labctl up
+	@$(MAKE) --no-print-directory lab-deploy
+
+lab-deploy:
+	@ansible-playbook lab/deploy.yml
+
+lab-down:
+	@lab/labctl down
+
+probe:
+	@python3 lab/probe.py --url http://127.10.0.10:5000/v3 --duration $(PROBE_SECONDS)
+
+demo: lab-up
+	@echo "[demo] traffic probe through HAProxy for $(PROBE_SECONDS) s"
+	@$(MAKE) --no-print-directory probe
+
+unit: venv
+	@pytest -q tests/unit
+
+# ansible-test wants the collection under ansible_collections/<ns>/<name>: sanity runs
+# on a copy of the tracked files laid out that way.
+sanity: venv
+	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
+	@git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C $(SANITY_ROOT)
+	@cd $(SANITY_ROOT) && ansible-test sanity --venv --python 3.11 --color no
+
+lint: venv
+	@ansible-lint --profile production
+	@antsibull-changelog lint
+
+integration: deps venv lab-up
+	@pytest -q tests/integration; rc=$$?; lab/labctl down; exit $$rc
+
+test: deps venv unit sanity lint integration
+
+clean: lab-down
+	rm -rf .build

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Build the Keystone wheelhouses the lab installs from, one per lab/artifacts/keystone-*.txt,
+# each with a SHA256SUMS manifest. Cached under $ESCALATOR_CACHE/artifacts and rebuilt only
+# when its pin list changes. Usage: build-artifacts.sh PYTHON (a Python 3.11 with pip).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+python=${1:?usage: build-artifacts.sh PYTHON}
+
+mkdir -p "$ESCALATOR_CACHE/artifacts"
+for pins in "$LAB_DIR"/artifacts/keystone-*.txt; do
+    name=$(basename "$pins" .txt)
+    dest="$ESCALATOR_CACHE/artifacts/$name"
+    stamp=$(sha256sum "$pins" | cut -c1-64)
+    if [ -s "$dest/SHA256SUMS" ] && [ "$(cat "$dest/.recipe" 2>/dev/null)" = "$stamp" ] \
+        && (cd "$dest" && sha256sum --quiet -c SHA256SUMS); then
+        log "wheelhouse $name: cached"
+        continue
+    fi
+    log "wheelhouse $name: building from $pins"
+    rm -rf "$dest.tmp"
+    "$python" -m pip wheel --quiet --no-deps --only-binary=:all: -r "$pins" -w "$dest.tmp" 2>"$dest.log" \
+        || "$python" -m pip wheel --quiet --no-deps -r "$pins" -w "$dest.tmp" 2>>"$dest.log" \
+        || { tail -n 20 "$dest.log" >&2; die "pip could not build the $name wheelhouse (log: $dest.log)"; }
+    grep -vE '^\s*(#|$)' "$pins" >"$dest.tmp/requirements.txt"
+    (cd "$dest.tmp" && sha256sum -- *.whl requirements.txt >SHA256SUMS)
+    echo "$stamp" >"$dest.tmp/.recipe"
+    rm -rf "$dest" && mv "$dest.tmp" "$dest"
+done
