@@ -18,8 +18,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export ANSIBLE_FORCE_COLOR ?= 0
 
 COLLECTION_LINK := .build/collections/ansible_collections/opnfv/escalator
-SANITY_ROOT := .build/sanity/ansible_collections/opnfv/escalator
-DEB_PACKAGES := docker.io debootstrap python3-venv git ca-certificates
+SANITY_VENV := $(ESCALATOR_CACHE)/sanity-venv-$(REQ_HASH)
+SANITY_ROOT := $(ESCALATOR_CACHE)/sanity/ansible_collections/opnfv/escalator
+DEB_PACKAGES := docker.io debootstrap python3-venv git ca-certificates shellcheck
 PROBE_SECONDS ?= 30
 
 .PHONY: help deps venv collection artifacts lab-up lab-deploy lab-down demo probe \
@@ -73,11 +74,21 @@ unit: venv
 	@pytest -q tests/unit
 
 # ansible-test wants the collection under ansible_collections/<ns>/<name>: sanity runs
-# on a copy of the tracked files laid out that way.
-sanity: venv
+# on a copy of the tracked files laid out that way, in a venv of its own where
+# ansible-test installs the sanity tools at the versions it pins.
+$(SANITY_VENV)/.installed: requirements.txt
+	@$(PYTHON) -m venv $(SANITY_VENV)
+	@$(SANITY_VENV)/bin/pip install --quiet "$$(grep '^ansible-core==' requirements.txt)"
+	@touch $@
+
+sanity: deps $(SANITY_VENV)/.installed
+	@pip_version=$$($(SANITY_VENV)/bin/python -c 'import ansible_test._internal.python_requirements as r, inspect, re; print(re.search(r"pip=.([0-9.]+).", inspect.getsource(r)).group(1))'); \
+		mkdir -p ~/.ansible/test/cache && \
+		cp tests/sanity/bootstrap_pip.py ~/.ansible/test/cache/get_pip_$${pip_version//./_}.py
 	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
 	@git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C $(SANITY_ROOT)
-	@cd $(SANITY_ROOT) && ansible-test sanity --venv --python 3.11 --color no
+	@cd $(SANITY_ROOT) && PATH=$(SANITY_VENV)/bin:$$PATH \
+		ansible-test sanity --requirements --python 3.11 --color no
 
 lint: venv
 	@ansible-lint --profile production

@@ -1,8 +1,9 @@
+# shellcheck shell=bash
 # Shared settings for the lab scripts (sourced, not run).
 # Everything the lab builds once is kept under ESCALATOR_CACHE so that later runs on the
 # same machine, CI included, reuse it.
 ESCALATOR_CACHE=${ESCALATOR_CACHE:-/var/cache/escalator}
-LAB_LABEL=escalator.lab
+export LAB_LABEL=escalator.lab
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 log() { printf '[lab] %s\n' "$*" >&2; }

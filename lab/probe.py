@@ -167,7 +167,7 @@ class Probe:
 
     def run(self, duration):
         self._t0 = time.monotonic()
-        workers = [threading.Thread(target=self._worker, daemon=True) for _ in range(self.concurrency)]
+        workers = [threading.Thread(target=self._worker, daemon=True) for dummy in range(self.concurrency)]
         for w in workers:
             w.start()
         self.stop.wait(duration if duration > 0 else None)
@@ -206,8 +206,12 @@ def main(argv=None):
         print(f"probe: {exc}", file=sys.stderr)
         return 2
     probe = Probe(client, args.concurrency)
+
+    def stop(signum, frame):  # pylint: disable=unused-argument
+        probe.stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: probe.stop.set())
+        signal.signal(sig, stop)
     duration = probe.run(args.duration)
     summary = summarize(probe.records, duration)
     if args.records:

@@ -7,4 +7,6 @@ import sys
 
 sys.argv = sys.argv[:1]
 
-from keystone.wsgi.api import application  # noqa: E402,F401
+from keystone.wsgi.api import application  # noqa: E402
+
+__all__ = ["application"]
