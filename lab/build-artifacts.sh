@@ -3,6 +3,8 @@
 # each with a SHA256SUMS manifest. Cached under $ESCALATOR_CACHE/artifacts and rebuilt only
 # when its pin list changes. Usage: build-artifacts.sh PYTHON (a Python 3.11 with pip).
 set -euo pipefail
+# The manifest lists files in glob order: make it the same on every machine.
+export LC_ALL=C
 . "$(dirname "$0")/common.sh"
 python=${1:?usage: build-artifacts.sh PYTHON}
 

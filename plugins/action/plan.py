@@ -1,0 +1,112 @@
+# Copyright: OPNFV Escalator developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+import json
+import os
+
+from ansible.errors import AnsibleFileNotFound
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.action import ActionBase
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import (
+    CampaignError,
+    check_artifacts,
+    validate,
+)
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._planner import build_plan, render_table
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
+    yaml = None
+
+ARGUMENT_SPEC = {
+    "campaign": {"type": "raw", "required": True},
+    "dest": {"type": "path"},
+    "down_hosts": {"type": "list", "elements": "str", "default": []},
+    "check_artifacts": {"type": "bool", "default": True},
+    "run_id": {"type": "str"},
+}
+
+
+def _plain(data):
+    """Ansible's tagged containers as plain Python, so the pure planner sees plain data."""
+    return json.loads(json.dumps(data, default=str))
+
+
+class ActionModule(ActionBase):
+    """Plan a campaign on the controller; see the plan module for the documentation."""
+
+    _requires_connection = False
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+
+        try:
+            campaign_doc, source, base_dir = self._load_campaign(args["campaign"])
+        except (OSError, AnsibleFileNotFound, ValueError) as exc:
+            return dict(result, failed=True, msg=f"Cannot read the campaign: {to_native(exc)}")
+
+        groups = _plain(task_vars.get("groups", {}))
+        try:
+            campaign = validate(campaign_doc, base_dir=base_dir)
+            artifacts = check_artifacts(campaign) if args["check_artifacts"] else []
+            plan = build_plan(campaign, groups, down_hosts=args["down_hosts"], run_id=args["run_id"])
+        except CampaignError as exc:
+            lines = [f"{p}: {m}" if p else m for p, m in exc.errors]
+            return dict(
+                result, failed=True,
+                msg=f"The campaign {source} cannot be planned ({len(lines)} problem(s)):\n" + "\n".join(lines),
+                errors=[{"path": p, "message": m} for p, m in exc.errors],
+            )
+        plan["checks"] = {
+            "campaign": "valid",
+            "artifacts": [f"{a['component']}: {a['files']} file(s) match their sha256" for a in artifacts],
+            "targets": {c["name"]: len(c["hosts"]) for c in plan["components"]},
+        }
+        table = render_table(plan)
+        result.update(plan=plan, table=table, table_lines=table.splitlines(), changed=False)
+
+        if args["dest"]:
+            result["dest"] = args["dest"]
+            text = json.dumps(plan, indent=2, sort_keys=True) + "\n"
+            current = None
+            if os.path.exists(args["dest"]):
+                with open(args["dest"], encoding="utf-8") as fh:
+                    current = fh.read()
+            if current != text:
+                result["changed"] = True
+                if not self._task.check_mode:
+                    try:
+                        _write_atomic(args["dest"], text)
+                    except OSError as exc:
+                        return dict(result, failed=True, msg=f"Cannot write the plan to {args['dest']}: {exc}")
+        return result
+
+    def _load_campaign(self, campaign):
+        """(document, where it came from, directory relative artifact paths start from)."""
+        if isinstance(campaign, dict):
+            return _plain(campaign), "given as a mapping", self._loader.get_basedir()
+        if not isinstance(campaign, str):
+            raise ValueError(f"campaign must be a file path or a mapping, got {type(campaign).__name__}")
+        path = self._find_needle("files", campaign) if not os.path.isabs(campaign) else campaign
+        with open(path, encoding="utf-8") as fh:
+            try:
+                doc = yaml.safe_load(fh)
+            except yaml.YAMLError as exc:
+                raise ValueError(f"{path} is not valid YAML: {exc}") from exc
+        return doc, path, os.path.dirname(path)
+
+
+def _write_atomic(dest, text):
+    directory = os.path.dirname(os.path.abspath(dest))
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{dest}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, dest)

@@ -1,0 +1,626 @@
+# Copyright: OPNFV Escalator developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Campaign loading and validation. Private to the opnfv.escalator collection.
+
+Pure Python, no Ansible import: the planner, its tests and its benchmark call it
+directly. Every problem is reported with the path of the field it concerns, e.g.
+``components[1].redundancy.max_unavailable: must be at least 1``, and all problems
+found are reported together.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+
+FORMAT_VERSION = 1
+
+ARTIFACT_TYPES = ("wheelhouse", "file", "package")
+MAINTENANCE_BACKENDS = ("none", "haproxy", "nova", "pacemaker", "command")
+ON_FAILURE = ("rollback_batch", "rollback_all", "pause")
+UPGRADE_METHODS = ("wheelhouse", "package", "tasks")
+CHECK_TYPES = ("http", "tcp", "service", "process", "command", "disk", "file", "version")
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_PERCENT_RE = re.compile(r"^(\d{1,3})%$")
+_DURATION_RE = re.compile(r"^(\d+)\s*(s|m|h)?$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class CampaignError(Exception):
+    """A campaign that cannot be planned. ``errors`` is a list of (path, message)."""
+
+    def __init__(self, errors):
+        self.errors = sorted(set(errors), key=lambda e: (_path_key(e[0]), e[1]))
+        super().__init__("\n".join(f"{p}: {m}" if p else m for p, m in self.errors))
+
+
+def _path_key(path):
+    # components[10] sorts after components[9].
+    return [int(t) if t.isdigit() else t for t in re.split(r"[\[\].]+", path) if t]
+
+
+class _Checker:
+    """Collects errors while walking a campaign document."""
+
+    def __init__(self):
+        self.errors = []
+
+    def error(self, path, message):
+        self.errors.append((path, message))
+
+    def mapping(self, value, path, required=(), optional=()):
+        """A dict with exactly the given keys; returns it, or None when it is no dict."""
+        if not isinstance(value, dict):
+            self.error(path, f"must be a mapping, got {_type_name(value)}")
+            return None
+        for key in required:
+            if key not in value:
+                self.error(_join(path, key), "is required")
+        known = set(required) | set(optional)
+        for key in value:
+            if key not in known:
+                hint = _closest(str(key), known)
+                self.error(_join(path, str(key)), "unknown field" + (f" (did you mean '{hint}'?)" if hint else ""))
+        return value
+
+    def string(self, value, path, choices=None, pattern=None, what=None):
+        if not isinstance(value, str) or not value.strip():
+            self.error(path, f"must be a non-empty string, got {_type_name(value)}")
+            return None
+        if choices and value not in choices:
+            self.error(path, f"must be one of {', '.join(choices)}, got '{value}'")
+            return None
+        if pattern and not pattern.match(value):
+            self.error(path, f"must be {what}, got '{value}'")
+            return None
+        return value
+
+    def string_list(self, value, path, allow_single=False):
+        if allow_single and isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            self.error(path, f"must be a list of strings, got {_type_name(value)}")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            s = self.string(item, f"{path}[{i}]")
+            if s is not None:
+                out.append(s)
+        return out
+
+    def boolean(self, value, path):
+        if not isinstance(value, bool):
+            self.error(path, f"must be true or false, got {_type_name(value)}")
+            return None
+        return value
+
+    def duration(self, value, path):
+        """Seconds as an integer, or a string like '90s', '2m', '1h'."""
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            self.error(path, f"must be a duration (seconds, or '90s', '2m', '1h'), got {_type_name(value)}")
+            return None
+        if isinstance(value, str):
+            m = _DURATION_RE.match(value.strip())
+            if not m:
+                self.error(path, f"must be a duration (seconds, or '90s', '2m', '1h'), got '{value}'")
+                return None
+            value = int(m.group(1)) * {"s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+        if value <= 0:
+            self.error(path, "must be more than 0 seconds")
+            return None
+        return float(value)
+
+    def budget(self, value, path):
+        """An absolute count (int >= 0 checked by the caller's meaning) or a percentage."""
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            self.error(path, f"must be a whole number or a percentage like '25%', got {_type_name(value)}")
+            return None
+        if isinstance(value, str):
+            m = _PERCENT_RE.match(value.strip())
+            if not m:
+                self.error(path, f"must be a whole number or a percentage like '25%', got '{value}'")
+                return None
+            pct = int(m.group(1))
+            if pct > 100:
+                self.error(path, f"must be at most 100%, got '{value}'")
+                return None
+            return ("percent", pct)
+        return ("count", value)
+
+
+def _join(path, key):
+    return f"{path}.{key}" if path else key
+
+
+def _type_name(value):
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _closest(word, candidates):
+    """A known field name one or two edits away, to suggest for a typo."""
+    best = None
+    for cand in sorted(candidates):
+        d = _edit_distance(word, cand)
+        if d <= 2 and (best is None or d < best[0]):
+            best = (d, cand)
+    return best[1] if best else None
+
+
+def _edit_distance(a, b):
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+# ----------------------------------------------------------------------------------
+# The campaign document
+# ----------------------------------------------------------------------------------
+
+_TOP_REQUIRED = ("name", "components")
+_TOP_OPTIONAL = ("format", "description", "canary", "timeout_margin", "sites")
+_COMPONENT_REQUIRED = ("name", "targets", "version", "artifact", "expected_duration")
+_COMPONENT_OPTIONAL = ("depends_on", "redundancy", "maintenance", "snapshot", "verify",
+                       "on_failure", "coordination", "phases", "upgrade")
+
+
+def validate(doc, base_dir="."):
+    """Check a campaign document's shape and values; return it normalized.
+
+    Raises CampaignError with every problem found. Inventory-dependent checks (targets,
+    budgets) are done by ``resolve``; artifact contents by ``check_artifacts``.
+    """
+    c = _Checker()
+    top = c.mapping(doc, "", _TOP_REQUIRED, _TOP_OPTIONAL)
+    if top is None:
+        raise CampaignError(c.errors)
+    out = {
+        "name": c.string(top.get("name"), "name") if "name" in top else None,
+        "description": top.get("description", ""),
+        "canary": True,
+        "timeout_margin": 1.5,
+        "sites": None,
+        "components": [],
+    }
+    if "format" in top and top["format"] != FORMAT_VERSION:
+        c.error("format", f"must be {FORMAT_VERSION}, the campaign format this collection reads")
+    if "canary" in top:
+        out["canary"] = c.boolean(top["canary"], "canary")
+    if "timeout_margin" in top:
+        tm = top["timeout_margin"]
+        if isinstance(tm, bool) or not isinstance(tm, (int, float)) or tm < 1:
+            c.error("timeout_margin", f"must be a number of at least 1, got {tm!r}")
+        else:
+            out["timeout_margin"] = float(tm)
+    if "sites" in top:
+        sites = c.mapping(top["sites"], "sites", ("match",), ("one_at_a_time",))
+        if sites is not None:
+            out["sites"] = {
+                "match": c.string(sites.get("match"), "sites.match") if "match" in sites else None,
+                "one_at_a_time": c.boolean(sites.get("one_at_a_time", True), "sites.one_at_a_time"),
+            }
+    comps = top.get("components")
+    if "components" in top:
+        if not isinstance(comps, list) or not comps:
+            c.error("components", f"must be a non-empty list, got {_type_name(comps) if comps != [] else 'an empty list'}")
+        else:
+            for i, comp in enumerate(comps):
+                out["components"].append(_component(c, comp, f"components[{i}]", base_dir))
+    names = [comp["name"] for comp in out["components"] if comp and comp.get("name")]
+    for i, comp in enumerate(out["components"]):
+        if comp is None:
+            continue
+        if comp.get("name") and names.count(comp["name"]) > 1 and names.index(comp["name"]) != i:
+            c.error(f"components[{i}].name", f"'{comp['name']}' is used by more than one component")
+        for j, dep in enumerate(comp.get("depends_on", [])):
+            if dep == comp.get("name"):
+                c.error(f"components[{i}].depends_on[{j}]", "a component cannot depend on itself")
+            elif dep not in names:
+                c.error(f"components[{i}].depends_on[{j}]", f"no component is named '{dep}'")
+    if c.errors:
+        raise CampaignError(c.errors)
+    cycle = find_cycle(out["components"])
+    if cycle:
+        raise CampaignError([("components", "dependency cycle: " + " -> ".join(cycle))])
+    return out
+
+
+def _component(c, comp, path, base_dir):
+    m = c.mapping(comp, path, _COMPONENT_REQUIRED, _COMPONENT_OPTIONAL)
+    if m is None:
+        return None
+    out = {
+        "name": c.string(m["name"], f"{path}.name", pattern=_NAME_RE,
+                         what="lower case letters, digits, '-' or '_', starting with a letter")
+        if "name" in m else None,
+        "targets": c.string_list(m["targets"], f"{path}.targets", allow_single=True) if "targets" in m else [],
+        "version": None,
+        "artifact": None,
+        "expected_duration": None,
+        "depends_on": c.string_list(m.get("depends_on", []), f"{path}.depends_on"),
+        "redundancy": _redundancy(c, m.get("redundancy", {"max_unavailable": 1}), f"{path}.redundancy"),
+        "maintenance": _maintenance(c, m.get("maintenance", {"backend": "none"}), f"{path}.maintenance"),
+        "snapshot": _snapshot(c, m.get("snapshot", {}), f"{path}.snapshot"),
+        "verify": _checks(c, m.get("verify", []), f"{path}.verify"),
+        "on_failure": c.string(m.get("on_failure", "rollback_batch"), f"{path}.on_failure", choices=ON_FAILURE),
+        "coordination": _coordination(c, m["coordination"], f"{path}.coordination") if "coordination" in m else None,
+        "phases": _phases(c, m.get("phases", {}), f"{path}.phases"),
+        "upgrade": _upgrade(c, m.get("upgrade", {"method": "tasks"}), f"{path}.upgrade"),
+    }
+    if "targets" in m and not out["targets"] and isinstance(m["targets"], list):
+        c.error(f"{path}.targets", "must name at least one group or pattern")
+    if "version" in m:
+        v = m["version"]
+        # YAML reads 29.1 as a number: accept it, but keep the text the operator meant.
+        out["version"] = str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else c.string(v, f"{path}.version")
+    if "artifact" in m:
+        out["artifact"] = _artifact(c, m["artifact"], f"{path}.artifact", base_dir)
+    if "expected_duration" in m:
+        out["expected_duration"] = c.duration(m["expected_duration"], f"{path}.expected_duration")
+    return out
+
+
+def _budget_fields(c, m, path, default_max=None):
+    """The max_unavailable / min_available pair of a budget mapping."""
+    has_max, has_min = "max_unavailable" in m, "min_available" in m
+    if has_max and has_min:
+        c.error(path, "set max_unavailable or min_available, not both")
+        return None
+    if not has_max and not has_min:
+        if default_max is None:
+            c.error(path, "needs max_unavailable or min_available")
+            return None
+        return ("max_unavailable", ("count", default_max))
+    key = "max_unavailable" if has_max else "min_available"
+    val = c.budget(m[key], f"{path}.{key}")
+    if val is None:
+        return None
+    kind, n = val
+    if key == "max_unavailable" and n < 1:
+        c.error(f"{path}.{key}", "must be at least 1" if kind == "count" else "must be more than 0%")
+        return None
+    if key == "min_available" and n < 0:
+        c.error(f"{path}.{key}", "must be at least 0")
+        return None
+    return (key, val)
+
+
+def _redundancy(c, value, path):
+    m = c.mapping(value, path, (), ("max_unavailable", "min_available", "groups", "anti_affinity"))
+    if m is None:
+        return None
+    out = {"budget": _budget_fields(c, m, path, default_max=1), "groups": [], "anti_affinity": []}
+    groups = m.get("groups", [])
+    if not isinstance(groups, list):
+        c.error(f"{path}.groups", f"must be a list, got {_type_name(groups)}")
+        groups = []
+    for i, g in enumerate(groups):
+        gp = f"{path}.groups[{i}]"
+        gm = c.mapping(g, gp, ("match",), ("max_unavailable", "min_available"))
+        if gm is None:
+            continue
+        match = c.string(gm.get("match"), f"{gp}.match") if "match" in gm else None
+        budget = _budget_fields(c, gm, gp)
+        if match and budget:
+            out["groups"].append({"match": match, "budget": budget})
+    out["anti_affinity"] = c.string_list(m.get("anti_affinity", []), f"{path}.anti_affinity")
+    return out
+
+
+def _artifact(c, value, path, base_dir):
+    m = c.mapping(value, path, ("type",), ("path", "manifest", "sha256", "name"))
+    if m is None:
+        return None
+    kind = c.string(m.get("type"), f"{path}.type", choices=ARTIFACT_TYPES) if "type" in m else None
+    out = {"type": kind, "path": None, "manifest": None, "sha256": None, "name": m.get("name")}
+    if kind in ("wheelhouse", "file"):
+        for key in ("path", "sha256"):
+            if key not in m:
+                c.error(f"{path}.{key}", f"is required for a {kind} artifact")
+        if "path" in m and c.string(m["path"], f"{path}.path"):
+            raw = expand_env(os.path.expanduser(m["path"]))
+            out["path"] = os.path.normpath(os.path.join(base_dir, raw))
+        if "sha256" in m:
+            sha = m["sha256"]
+            if not isinstance(sha, str) or not _SHA256_RE.match(sha.lower()):
+                c.error(f"{path}.sha256", "must be 64 hexadecimal digits")
+            else:
+                out["sha256"] = sha.lower()
+        if kind == "wheelhouse":
+            out["manifest"] = c.string(m.get("manifest", "SHA256SUMS"), f"{path}.manifest")
+        elif "manifest" in m:
+            c.error(f"{path}.manifest", "only a wheelhouse artifact has a manifest")
+    elif kind == "package":
+        if "name" not in m:
+            c.error(f"{path}.name", "is required for a package artifact")
+        else:
+            c.string(m["name"], f"{path}.name")
+        for key in ("path", "manifest"):
+            if key in m:
+                c.error(f"{path}.{key}", "a package artifact comes from the hosts' package repositories")
+    return out
+
+
+def expand_env(text, env=None):
+    """Expand ${NAME} and ${NAME:-default} from the environment; unknown names stay as written."""
+    env = os.environ if env is None else env
+
+    def repl(m):
+        if m.group(1) in env:
+            return env[m.group(1)]
+        return m.group(2) if m.group(2) is not None else m.group(0)
+
+    return _ENV_RE.sub(repl, text)
+
+
+def _maintenance(c, value, path):
+    m = c.mapping(value, path, ("backend",), ("settings",))
+    if m is None:
+        return None
+    backend = c.string(m.get("backend"), f"{path}.backend", choices=MAINTENANCE_BACKENDS) if "backend" in m else None
+    settings = m.get("settings", {})
+    if not isinstance(settings, dict):
+        c.error(f"{path}.settings", f"must be a mapping, got {_type_name(settings)}")
+        settings = {}
+    return {"backend": backend, "settings": settings}
+
+
+def _snapshot(c, value, path):
+    m = c.mapping(value, path, (), ("paths", "venvs", "packages", "commands"))
+    if m is None:
+        return None
+    out = {key: c.string_list(m.get(key, []), f"{path}.{key}") for key in ("paths", "venvs", "packages")}
+    for key in ("paths", "venvs"):
+        for i, p in enumerate(out[key]):
+            if not p.startswith("/"):
+                c.error(f"{path}.{key}[{i}]", f"must be an absolute path, got '{p}'")
+    cmds = m.get("commands", [])
+    out["commands"] = []
+    if not isinstance(cmds, list):
+        c.error(f"{path}.commands", f"must be a list, got {_type_name(cmds)}")
+        cmds = []
+    for i, cmd in enumerate(cmds):
+        cm = c.mapping(cmd, f"{path}.commands[{i}]", ("name", "dump", "restore"), ())
+        if cm is not None:
+            for key in ("name", "dump", "restore"):
+                if key in cm:
+                    c.string(cm[key], f"{path}.commands[{i}].{key}")
+            out["commands"].append(cm)
+    return out
+
+
+def _checks(c, value, path):
+    if not isinstance(value, list):
+        c.error(path, f"must be a list of checks, got {_type_name(value)}")
+        return []
+    seen = set()
+    for i, check in enumerate(value):
+        cp = f"{path}[{i}]"
+        if not isinstance(check, dict):
+            c.error(cp, f"must be a mapping, got {_type_name(check)}")
+            continue
+        for key in ("name", "type"):
+            if key not in check:
+                c.error(f"{cp}.{key}", "is required")
+        name = c.string(check["name"], f"{cp}.name") if "name" in check else None
+        if "type" in check:
+            c.string(check["type"], f"{cp}.type", choices=CHECK_TYPES)
+        if name in seen:
+            c.error(f"{cp}.name", f"'{name}' is used by another check")
+        seen.add(name)
+    return value
+
+
+def _coordination(c, value, path):
+    m = c.mapping(value, path, ("timeout",), ("url", "command", "required"))
+    if m is None:
+        return None
+    if ("url" in m) == ("command" in m):
+        c.error(path, "needs exactly one of url or command")
+    for key in ("url", "command"):
+        if key in m:
+            c.string(m[key], f"{path}.{key}")
+    return {
+        "url": m.get("url"),
+        "command": m.get("command"),
+        "timeout": c.duration(m["timeout"], f"{path}.timeout") if "timeout" in m else None,
+        "required": c.boolean(m.get("required", True), f"{path}.required"),
+    }
+
+
+def _phases(c, value, path):
+    m = c.mapping(value, path, (), ("before", "after"))
+    if m is None:
+        return None
+    out = {}
+    for when in ("before", "after"):
+        steps = m.get(when, [])
+        out[when] = []
+        if not isinstance(steps, list):
+            c.error(f"{path}.{when}", f"must be a list, got {_type_name(steps)}")
+            continue
+        for i, step in enumerate(steps):
+            sp = f"{path}.{when}[{i}]"
+            sm = c.mapping(step, sp, ("name", "command"), ("expected_duration", "snapshot"))
+            if sm is None:
+                continue
+            if "name" in sm:
+                c.string(sm["name"], f"{sp}.name")
+            if "command" in sm:
+                cmd = sm["command"]
+                if isinstance(cmd, list):
+                    c.string_list(cmd, f"{sp}.command")
+                else:
+                    c.string(cmd, f"{sp}.command")
+            step_out = dict(sm)
+            if "expected_duration" in sm:
+                step_out["expected_duration"] = c.duration(sm["expected_duration"], f"{sp}.expected_duration")
+            if "snapshot" in sm:
+                c.boolean(sm["snapshot"], f"{sp}.snapshot")
+            out[when].append(step_out)
+    return out
+
+
+def _upgrade(c, value, path):
+    if not isinstance(value, dict):
+        c.error(path, f"must be a mapping, got {_type_name(value)}")
+        return None
+    if "method" not in value:
+        c.error(f"{path}.method", "is required")
+        return None
+    c.string(value["method"], f"{path}.method", choices=UPGRADE_METHODS)
+    return dict(value)
+
+
+def find_cycle(components):
+    """The first dependency cycle as a list of names ending where it started, or None."""
+    deps = {comp["name"]: comp["depends_on"] for comp in components}
+    state = {}
+
+    def visit(name, stack):
+        state[name] = "open"
+        stack.append(name)
+        for dep in deps.get(name, []):
+            if state.get(dep) == "open":
+                return stack[stack.index(dep):] + [dep]
+            if dep not in state:
+                found = visit(dep, stack)
+                if found:
+                    return found
+        stack.pop()
+        state[name] = "done"
+        return None
+
+    for comp in components:
+        if comp["name"] not in state:
+            found = visit(comp["name"], [])
+            if found:
+                return found
+    return None
+
+
+# ----------------------------------------------------------------------------------
+# Inventory patterns
+# ----------------------------------------------------------------------------------
+
+def match_pattern(pattern, groups, all_hosts):
+    """Hosts selected by an Ansible-style host pattern, in inventory order.
+
+    Supported: group or host names, shell globs on either (``ctl*``), unions with
+    ``:`` or ``,``, intersections with ``&`` and exclusions with ``!``
+    (``computes:&site_a:!maint``). ``groups`` maps group name -> hosts in inventory
+    order; ``all_hosts`` is every host in inventory order.
+    """
+    order = {h: i for i, h in enumerate(all_hosts)}
+    selected = set()
+    terms = [t.strip() for t in re.split(r"[:,]", pattern) if t.strip()]
+    # As in Ansible: unions first, then intersections, then exclusions.
+    for op in ("", "&", "!"):
+        for term in terms:
+            this_op = term[0] if term[0] in "&!" else ""
+            if this_op != op:
+                continue
+            hosts = _match_term(term[len(op):], groups, all_hosts)
+            if op == "":
+                selected |= hosts
+            elif op == "&":
+                selected &= hosts
+            else:
+                selected -= hosts
+    return sorted(selected, key=order.__getitem__)
+
+
+def _match_term(term, groups, all_hosts):
+    if term in groups:
+        return set(groups[term])
+    if term in all_hosts:
+        return {term}
+    out = set()
+    if any(ch in term for ch in "*?["):
+        for g in fnmatch.filter(groups, term):
+            out |= set(groups[g])
+        out |= set(fnmatch.filter(all_hosts, term))
+    return out
+
+
+def names_single_host(pattern, groups, all_hosts):
+    """The host names a pattern names literally (campaigns must name groups instead)."""
+    terms = [t.strip().lstrip("&!") for t in re.split(r"[:,]", pattern) if t.strip()]
+    return [t for t in terms if t in all_hosts and t not in groups]
+
+
+# ----------------------------------------------------------------------------------
+# Artifacts
+# ----------------------------------------------------------------------------------
+
+def sha256_file(path, chunk=1 << 20):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_artifacts(campaign):
+    """Verify every wheelhouse and file artifact on this machine.
+
+    A wheelhouse's manifest must match the campaign's sha256, and every file the
+    manifest lists must match its own sum. Raises CampaignError; returns a list of
+    ``{"component", "path", "files"}`` that passed.
+    """
+    errors, passed = [], []
+    for i, comp in enumerate(campaign["components"]):
+        art = comp["artifact"]
+        path = f"components[{i}].artifact"
+        if art["type"] == "package":
+            continue
+        target = os.path.join(art["path"], art["manifest"]) if art["type"] == "wheelhouse" else art["path"]
+        if not os.path.isfile(target):
+            what = "manifest" if art["type"] == "wheelhouse" else "file"
+            errors.append((f"{path}.path", f"{what} {target} does not exist"))
+            continue
+        actual = sha256_file(target)
+        if actual != art["sha256"]:
+            errors.append((f"{path}.sha256", f"{target} has sha256 {actual}, the campaign expects {art['sha256']}"))
+            continue
+        files = 1
+        if art["type"] == "wheelhouse":
+            bad = _check_manifest(art["path"], target)
+            if bad:
+                errors.append((f"{path}.path", bad))
+                continue
+            with open(target, encoding="utf-8") as fh:
+                files = sum(1 for line in fh if line.strip())
+        passed.append({"component": comp["name"], "path": art["path"], "files": files})
+    if errors:
+        raise CampaignError(errors)
+    return passed
+
+
+def _check_manifest(directory, manifest):
+    with open(manifest, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            parts = line.split(None, 1)
+            if len(parts) != 2 or not _SHA256_RE.match(parts[0]):
+                return f"{manifest} line {n} is not '<sha256>  <file>'"
+            name = parts[1].strip().lstrip("*")
+            full = os.path.join(directory, name)
+            if os.path.isabs(name) or ".." in name.split("/"):
+                return f"{manifest} line {n} names a file outside the artifact: {name}"
+            if not os.path.isfile(full):
+                return f"{name} is listed in {manifest} but missing"
+            if sha256_file(full) != parts[0]:
+                return f"{name} does not match its sha256 in {manifest}"
+    return None
