@@ -69,21 +69,20 @@ class ActionModule(ActionBase):
             "artifacts": [f"{a['component']}: {a['files']} file(s) match their sha256" for a in artifacts],
             "targets": {c["name"]: len(c["hosts"]) for c in plan["components"]},
         }
+        current = _read_previous(args["dest"])
+        if current and current.get("run_id") == plan["run_id"]:
+            # The same run planned again (a resume): it keeps the time it was first planned.
+            plan["created_at"] = current.get("created_at", plan["created_at"])
         table = render_table(plan)
         result.update(plan=plan, table=table, table_lines=table.splitlines(), changed=False)
 
         if args["dest"]:
             result["dest"] = args["dest"]
-            text = json.dumps(plan, indent=2, sort_keys=True) + "\n"
-            current = None
-            if os.path.exists(args["dest"]):
-                with open(args["dest"], encoding="utf-8") as fh:
-                    current = fh.read()
-            if current != text:
+            if current != _plain(plan):
                 result["changed"] = True
                 if not self._task.check_mode:
                     try:
-                        _write_atomic(args["dest"], text)
+                        _write_atomic(args["dest"], json.dumps(plan, indent=2, sort_keys=True) + "\n")
                     except OSError as exc:
                         return dict(result, failed=True, msg=f"Cannot write the plan to {args['dest']}: {exc}")
         return result
@@ -101,6 +100,18 @@ class ActionModule(ActionBase):
             except yaml.YAMLError as exc:
                 raise ValueError(f"{path} is not valid YAML: {exc}") from exc
         return doc, path, os.path.dirname(path)
+
+
+def _read_previous(dest):
+    """The plan already at dest, or None when there is none or it is not a plan."""
+    if not dest or not os.path.exists(dest):
+        return None
+    try:
+        with open(dest, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _write_atomic(dest, text):

@@ -115,23 +115,37 @@ def pack(hosts, host_budgets, budgets, canary):
     """Split ``hosts`` into batches; each batch keeps every budget.
 
     ``host_budgets[h]`` lists the indexes into ``budgets`` that host h counts against.
-    Greedy first fit, most constrained hosts first: a host goes into the earliest batch
-    where each of its groups still has room. With groups that do not overlap this meets
-    the lower bound (the largest ceil(targets / allowed) over the groups).
+    Greedy first fit: a host goes into the earliest batch where each of its groups still
+    has room. The order hosts are placed in matters when groups overlap, so a few
+    orders are tried (most constrained first by its tightest group, by the sum over
+    its groups, then inventory order) and the one with the fewest batches is kept.
+    With groups that do not overlap, the first order meets the lower bound (the
+    largest ceil(targets / allowed) over the groups).
     """
-    batches = []
     rest = list(hosts)
-    if canary and rest:
-        batches.append([rest.pop(0)])
+    head = [[rest.pop(0)]] if canary and rest else []
     if not rest:
-        return batches
-    need = [math.ceil(b.targets / b.allowed) if b.allowed > 0 else 0 for b in budgets]
+        return head
+    need = [b.targets / b.allowed if b.allowed > 0 else 0.0 for b in budgets]
     position = {h: i for i, h in enumerate(hosts)}
-    rest.sort(key=lambda h: (-max((need[i] for i in host_budgets[h]), default=0), position[h]))
+    orders = (
+        lambda h: (-max((math.ceil(need[i]) for i in host_budgets[h]), default=0), position[h]),
+        lambda h: (-sum(need[i] for i in host_budgets[h]), position[h]),
+        position.__getitem__,
+    )
+    best = None
+    for key in orders:
+        members = _first_fit(sorted(rest, key=key), host_budgets, budgets)
+        if best is None or len(members) < len(best):
+            best = members
+    return head + [sorted(m, key=position.__getitem__) for m in best]
+
+
+def _first_fit(hosts, host_budgets, budgets):
     first_open = [0] * len(budgets)  # per budget: no batch before this one has room
     used = []  # per batch: budget index -> hosts of that group in the batch
     members = []
-    for h in rest:
+    for h in hosts:
         mine = host_budgets[h]
         k = max((first_open[i] for i in mine), default=0)
         while k < len(used) and any(used[k].get(i, 0) >= budgets[i].allowed for i in mine):
@@ -145,8 +159,7 @@ def pack(hosts, host_budgets, budgets, canary):
         for i in mine:
             while first_open[i] < len(used) and used[first_open[i]].get(i, 0) >= budgets[i].allowed:
                 first_open[i] += 1
-    batches += [sorted(m, key=position.__getitem__) for m in members]
-    return batches
+    return members
 
 
 def lower_bound(budgets):
@@ -190,9 +203,11 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
     down = set(down_hosts)
     errors = []
     resolved = {}
+    unresolved = set()  # components whose targets are wrong: nothing more to say about them
     for i, comp in enumerate(campaign["components"]):
         cpath = f"components[{i}]"
         hosts = []
+        before = len(errors)
         for j, pattern in enumerate(comp["targets"]):
             tpath = f"{cpath}.targets" + (f"[{j}]" if len(comp["targets"]) > 1 else "")
             single = names_single_host(pattern, groups, all_hosts)
@@ -202,8 +217,11 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
             found = match_pattern(pattern, groups, all_hosts)
             if not found:
                 errors.append((tpath, f"'{pattern}' matches no host in the inventory"))
-            hosts += [h for h in found if h not in hosts]
-        resolved[comp["name"]] = (i, [h for h in all_hosts if h in set(hosts)])
+            hosts += found
+        chosen = set(hosts)
+        resolved[comp["name"]] = (i, [h for h in all_hosts if h in chosen])
+        if len(errors) > before:
+            unresolved.add(comp["name"])
 
     ancestors = _ancestors(campaign["components"])
     names = [c["name"] for c in campaign["components"]]
@@ -218,6 +236,8 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
 
     components = []
     for comp in order_components(campaign["components"]):
+        if comp["name"] in unresolved:
+            continue
         i, targets = resolved[comp["name"]]
         cpath = f"components[{i}]"
         budgets = _budgets(comp, cpath, targets, groups, down, errors)
@@ -231,10 +251,13 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
         for _site, site_hosts in _sites(campaign, up, groups, cpath, errors):
             if errors:
                 break
-            site_set = set(site_hosts)
-            site_budgets = [_Budget(b.name, b.members, b.size, sum(1 for h in site_hosts if k in host_budgets[h]),
-                                    b.down, b.allowed, b.rule) for k, b in enumerate(budgets)]
-            batches += pack([h for h in up if h in site_set], host_budgets, site_budgets, campaign["canary"])
+            in_site = [0] * len(budgets)
+            for h in site_hosts:
+                for k in host_budgets[h]:
+                    in_site[k] += 1
+            site_budgets = [_Budget(b.name, b.members, b.size, in_site[k], b.down, b.allowed, b.rule)
+                            for k, b in enumerate(budgets)]
+            batches += pack(site_hosts, host_budgets, site_budgets, campaign["canary"])
             bound += lower_bound(site_budgets)
         expected = comp["expected_duration"]
         phases = {when: [dict(step, expected_duration=step.get("expected_duration", expected))
