@@ -61,7 +61,7 @@ def measure(n, overlapping, canary, repeat):
     groups = cloud(n, overlapping)
     doc = campaign(overlapping, canary)
     times, plan = [], None
-    for _ in range(repeat):
+    for dummy in range(repeat):
         t0 = time.perf_counter()
         plan = build_plan(validate(doc), groups, run_id="bench")
         times.append(time.perf_counter() - t0)

@@ -12,12 +12,12 @@ version_added: 0.1.0
 description:
   - Reads an upgrade campaign (what must be true after the upgrade), validates it, checks
     its artifacts against their sha256 sums, resolves its targets in the inventory and
-    computes the plan (how to get there safely): components in dependency order, and for
+    computes the plan (how to get there safely) - components in dependency order, and for
     each the hosts in upgrade order with the batch sizes a play can use as C(hosts) and
     C(serial).
   - Every batch respects the redundancy budget of every group its hosts belong to; the
-    first batch of each component is a canary of one host unless the campaign says
-    C(canary: false).
+    first batch of each component is a canary of one host unless the campaign sets
+    C(canary) to C(false).
   - Runs on the controller only and changes nothing on any host. Every problem is
     reported with the path of the campaign field it concerns.
   - The campaign format is described in C(docs/campaign.md) of the collection.
@@ -126,7 +126,7 @@ table:
   returned: success
   type: str
 table_lines:
-  description: O(table) split into lines, for C(ansible.builtin.debug).
+  description: RV(table) split into lines, for C(ansible.builtin.debug).
   returned: success
   type: list
   elements: str

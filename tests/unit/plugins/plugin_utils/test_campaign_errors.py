@@ -73,7 +73,7 @@ def test_all_problems_are_reported_together():
     set_path(doc, "components[1].redundancy.max_unavailable", 0)
     with pytest.raises(CampaignError) as exc:
         validate(doc)
-    assert [p for p, _ in exc.value.errors] == [
+    assert [path for path, dummy in exc.value.errors] == [
         "components[0].on_failure", "components[1].redundancy.max_unavailable"]
 
 
