@@ -18,5 +18,6 @@ def _collection_root():
 
 
 sys.path.insert(0, str(_collection_root()))
-# The lab's scripts are plain files, not an importable package.
+# The lab's scripts are plain files, not an importable package; helpers.py is beside this file.
 sys.path.insert(0, str(ROOT / "lab"))
+sys.path.insert(0, str(pathlib.Path(__file__).parent))

@@ -5,7 +5,7 @@ import pathlib
 
 import pytest
 import yaml
-from conftest import set_path
+from helpers import set_path
 
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import CampaignError, validate
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._planner import build_plan

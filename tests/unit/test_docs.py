@@ -1,0 +1,29 @@
+"""The campaign examples in docs/campaign.md are the real files, and they plan."""
+
+import pathlib
+import re
+
+import pytest
+import yaml
+
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import validate
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._planner import build_plan
+from helpers import load_groups
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BLOCKS = re.findall(r"<!-- file: (\S+) -->\n```yaml\n(.*?)```", (ROOT / "docs" / "campaign.md").read_text(), re.S)
+
+
+def test_both_examples_are_in_the_docs():
+    assert [name for name, _text in BLOCKS] == ["inventories/lab/campaign.yml", "inventories/example/campaign.yml"]
+
+
+@pytest.mark.parametrize("name, text", BLOCKS, ids=[b[0] for b in BLOCKS])
+def test_docs_example_is_the_file_and_plans(name, text):
+    path = ROOT / name
+    assert text == path.read_text(), f"docs/campaign.md shows an outdated copy of {name}"
+    campaign = validate(yaml.safe_load(text), base_dir=str(path.parent))
+    plan = build_plan(campaign, load_groups(path.parent / "hosts.yml"), run_id="docs")
+    assert plan["hosts_total"] > 0
+    for comp in plan["components"]:
+        assert comp["batches"][0] == 1  # both examples keep the canary
