@@ -1,0 +1,358 @@
+# Copyright: OPNFV Escalator developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Maintenance-mode backends: take a node out of service and put it back.
+
+Private to the opnfv.escalator collection. Every backend has the same small interface
+(``read``, ``take_out``, ``wait_empty``, ``put_back``, ``wait_serving``), and
+``set_maintenance`` drives it: it reads first and does nothing when the node is
+already where it should be, waits until the node really carries no work (or really
+serves again), and undoes a half-done change before it fails.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+import time
+
+ENABLED = "enabled"  # in maintenance: carries no work
+DISABLED = "disabled"  # in service
+
+
+class MaintenanceError(Exception):
+    pass
+
+
+def wait_for(predicate, timeout, interval, sleep=time.sleep, clock=time.monotonic):
+    """Poll until predicate() returns a true value; return it, or None after timeout."""
+    deadline = clock() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if clock() >= deadline:
+            return None
+        sleep(interval)
+
+
+class Backend:
+    """What a backend must provide. ``read`` returns (state, details)."""
+
+    name = "base"
+
+    def describe(self):
+        """The node as the error messages name it."""
+        raise NotImplementedError
+
+    def read(self):
+        raise NotImplementedError
+
+    def take_out(self):
+        """Stop new work from reaching the node (drain)."""
+        raise NotImplementedError
+
+    def wait_empty(self, timeout):
+        """Wait until the node carries no work; True when it does not."""
+        raise NotImplementedError
+
+    def finish_out(self):
+        """After it is empty: the node is fully in maintenance."""
+
+    def put_back(self):
+        raise NotImplementedError
+
+    def wait_serving(self, timeout):
+        raise NotImplementedError
+
+
+def set_maintenance(backend, wanted, timeout, check_mode=False):
+    """Bring the node to ``wanted`` (ENABLED or DISABLED). Returns (changed, before, after)."""
+    before_state, before = backend.read()
+    if before_state == wanted:
+        return False, before, before
+    if check_mode:
+        return True, before, dict(before, state=wanted)
+    if wanted == ENABLED:
+        backend.take_out()
+        if not backend.wait_empty(timeout):
+            backend.put_back()
+            raise MaintenanceError(f"{backend.describe()} still carried work after {timeout}s; it was put back "
+                                   "in service. Raise the timeout or find what holds the work.")
+        backend.finish_out()
+    else:
+        backend.put_back()
+        if not backend.wait_serving(timeout):
+            backend.take_out()
+            backend.finish_out()
+            raise MaintenanceError(f"{backend.describe()} did not serve again within {timeout}s; it was left in "
+                                   "maintenance. Check the service on the node.")
+    after_state, after = backend.read()
+    return True, before, after
+
+
+# -- HAProxy ------------------------------------------------------------------------
+
+# srv_admin_state bits (HAProxy's SRV_ADMF_*): forced maintenance, inherited, drain.
+_FMAINT, _IMAINT, _FDRAIN = 0x01, 0x02, 0x08
+_OP_UP = 2
+
+
+class HAProxyRuntime:
+    """The runtime API over a unix socket path or a host:port TCP address."""
+
+    def __init__(self, address, timeout=5.0):
+        self.address = address
+        self.timeout = timeout
+
+    def __call__(self, command):
+        if self.address.startswith("/"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            target = self.address
+        else:
+            host, dummy, port = self.address.rpartition(":")
+            if not host or not port.isdigit():
+                raise MaintenanceError(f"haproxy.socket: {self.address!r} is neither a unix socket path nor host:port")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            target = (host, int(port))
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(target)
+            sock.sendall(command.encode() + b"\n")
+            chunks = []
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+        except OSError as exc:
+            raise MaintenanceError(f"cannot reach the HAProxy runtime API at {self.address}: {exc}. Check "
+                                   "haproxy.socket and that the task runs on the load balancer "
+                                   "(delegate_to).") from exc
+        finally:
+            sock.close()
+        return b"".join(chunks).decode(errors="replace")
+
+
+class HAProxyBackend(Backend):
+    name = "haproxy"
+
+    def __init__(self, node, backends, api, interval=0.5, sleep=time.sleep, clock=time.monotonic):
+        self.node = node
+        self.backends = backends
+        self.api = api
+        self.interval, self.sleep, self.clock = interval, sleep, clock
+
+    def describe(self):
+        return f"HAProxy server {self.node} in {', '.join(self.backends)}"
+
+    def _servers(self):
+        """backend -> {admin, op} for this node, from `show servers state`."""
+        found = {}
+        for backend in self.backends:
+            out = self.api(f"show servers state {backend}")
+            if "Can't find backend" in out or "No such backend" in out:
+                raise MaintenanceError(f"haproxy.backends: HAProxy has no backend {backend!r}")
+            for line in out.splitlines():
+                cols = line.split()
+                if len(cols) > 6 and cols[0].isdigit() and cols[1] == backend and cols[3] == self.node:
+                    found[backend] = {"op": int(cols[5]), "admin": int(cols[6])}
+            if backend not in found:
+                raise MaintenanceError(f"HAProxy backend {backend!r} has no server named {self.node!r}")
+        return found
+
+    def _sessions(self):
+        out = self.api("show stat")
+        total = 0
+        rows = csv.DictReader(io.StringIO(out.lstrip("# ")))
+        for row in rows:
+            if row.get("pxname") in self.backends and row.get("svname") == self.node:
+                total += int(row.get("scur") or 0)
+        return total
+
+    def read(self):
+        servers = self._servers()
+        in_maint = all(s["admin"] & (_FMAINT | _IMAINT) for s in servers.values())
+        serving = all(s["op"] == _OP_UP and not s["admin"] & (_FMAINT | _IMAINT | _FDRAIN) for s in servers.values())
+        state = ENABLED if in_maint else DISABLED if serving else "transition"
+        details = {"state": state, "sessions": self._sessions(),
+                   "servers": {b: {"operational": s["op"], "admin": s["admin"]} for b, s in sorted(servers.items())}}
+        return state, details
+
+    def _set(self, state):
+        for backend in self.backends:
+            out = self.api(f"set server {backend}/{self.node} state {state}").strip()
+            if out:
+                raise MaintenanceError(f"HAProxy refused 'set server {backend}/{self.node} state {state}': {out}")
+
+    def take_out(self):
+        self._set("drain")
+
+    def wait_empty(self, timeout):
+        return wait_for(lambda: self._sessions() == 0, timeout, self.interval, self.sleep, self.clock) is not None
+
+    def finish_out(self):
+        self._set("maint")
+
+    def put_back(self):
+        self._set("ready")
+
+    def wait_serving(self, timeout):
+        def up():
+            return all(s["op"] == _OP_UP and not s["admin"] & (_FMAINT | _IMAINT | _FDRAIN)
+                       for s in self._servers().values())
+        return wait_for(up, timeout, self.interval, self.sleep, self.clock) is not None
+
+
+# -- Nova (openstacksdk) --------------------------------------------------------------
+
+class NovaBackend(Backend):
+    """A compute host: disable its nova-compute service and live-migrate every instance off."""
+
+    name = "nova"
+
+    def __init__(self, node, conn, reason, live_migrate=True, block_migration="auto", interval=5.0,
+                 sleep=time.sleep, clock=time.monotonic):
+        self.node, self.conn, self.reason = node, conn, reason
+        self.live_migrate, self.block_migration = live_migrate, block_migration
+        self.interval, self.sleep, self.clock = interval, sleep, clock
+
+    def describe(self):
+        return f"Nova compute host {self.node}"
+
+    def _service(self):
+        services = [s for s in self.conn.compute.services(binary="nova-compute", host=self.node)]
+        if not services:
+            raise MaintenanceError(f"Nova has no nova-compute service on host {self.node!r}")
+        return services[0]
+
+    def _instances(self):
+        return list(self.conn.compute.servers(all_projects=True, host=self.node))
+
+    def read(self):
+        service = self._service()
+        instances = self._instances()
+        disabled = service.status == "disabled"
+        state = ENABLED if disabled and not instances else DISABLED if not disabled else "transition"
+        return state, {"state": state, "service": service.status, "instances": len(instances),
+                       "reason": getattr(service, "disabled_reason", None)}
+
+    def take_out(self):
+        self.conn.compute.disable_service(self._service(), disabled_reason=self.reason)
+        if self.live_migrate:
+            for server in self._instances():
+                self.conn.compute.live_migrate_server(server, host=None, block_migration=self.block_migration)
+
+    def wait_empty(self, timeout):
+        return wait_for(lambda: not self._instances(), timeout, self.interval, self.sleep, self.clock) is not None
+
+    def put_back(self):
+        self.conn.compute.enable_service(self._service())
+
+    def wait_serving(self, timeout):
+        return wait_for(lambda: self._service().status == "enabled", timeout, self.interval, self.sleep,
+                        self.clock) is not None
+
+
+# -- Pacemaker ------------------------------------------------------------------------
+
+class PacemakerBackend(Backend):
+    """A cluster node put in standby: Pacemaker moves its resources away."""
+
+    name = "pacemaker"
+
+    def __init__(self, node, run, interval=2.0, sleep=time.sleep, clock=time.monotonic):
+        self.node, self.run = node, run
+        self.interval, self.sleep, self.clock = interval, sleep, clock
+
+    def describe(self):
+        return f"Pacemaker node {self.node}"
+
+    def _call(self, argv):
+        rc, out, err = self.run(argv)
+        if rc != 0:
+            raise MaintenanceError(f"{' '.join(argv)} failed with exit code {rc}: {(err or out).strip()[:300]}")
+        return out
+
+    def _resources(self):
+        out = self._call(["crm_mon", "-1", "--output-as=xml"])
+        marker = f'name="{self.node}"'
+        for line in out.splitlines():
+            if "<node " in line and marker in line:
+                for part in line.split():
+                    if part.startswith("resources_running="):
+                        return int(part.split("=", 1)[1].strip('"/>'))
+        raise MaintenanceError(f"Pacemaker has no node named {self.node!r}")
+
+    def read(self):
+        standby = self._call(["crm_attribute", "--node", self.node, "--name", "standby", "--query",
+                              "--quiet", "--default", "off"]).strip() in ("on", "true", "1")
+        running = self._resources()
+        state = ENABLED if standby and running == 0 else DISABLED if not standby else "transition"
+        return state, {"state": state, "standby": standby, "resources_running": running}
+
+    def take_out(self):
+        self._call(["crm_attribute", "--node", self.node, "--name", "standby", "--update", "on"])
+
+    def wait_empty(self, timeout):
+        return wait_for(lambda: self._resources() == 0, timeout, self.interval, self.sleep, self.clock) is not None
+
+    def put_back(self):
+        self._call(["crm_attribute", "--node", self.node, "--name", "standby", "--update", "off"])
+
+    def wait_serving(self, timeout):
+        return True
+
+
+# -- Any other service: operator-given commands -----------------------------------------
+
+class CommandBackend(Backend):
+    """``enter``/``exit`` commands; ``status`` exits 0 when the node is in maintenance;
+    optional ``empty`` and ``serving`` exit 0 when the node carries no work / serves."""
+
+    name = "command"
+
+    def __init__(self, node, run, enter, exit_, status, empty=None, serving=None, interval=1.0,
+                 sleep=time.sleep, clock=time.monotonic):
+        self.node, self.run = node, run
+        self.enter, self.exit, self.status, self.empty, self.serving = enter, exit_, status, empty, serving
+        self.interval, self.sleep, self.clock = interval, sleep, clock
+
+    def describe(self):
+        return f"node {self.node}"
+
+    def _sh(self, command):
+        return self.run(["/bin/sh", "-c", command])
+
+    def _must(self, what, command):
+        rc, out, err = self._sh(command)
+        if rc != 0:
+            raise MaintenanceError(f"command.{what} failed with exit code {rc}: {(err or out).strip()[:300]}")
+
+    def read(self):
+        rc, out, dummy = self._sh(self.status)
+        state = ENABLED if rc == 0 else DISABLED
+        return state, {"state": state, "status_rc": rc, "status_output": out.strip()[:500]}
+
+    def take_out(self):
+        self._must("enter", self.enter)
+
+    def wait_empty(self, timeout):
+        if not self.empty:
+            return True
+        return wait_for(lambda: self._sh(self.empty)[0] == 0, timeout, self.interval, self.sleep,
+                        self.clock) is not None
+
+    def put_back(self):
+        self._must("exit", self.exit)
+
+    def wait_serving(self, timeout):
+        if not self.serving:
+            return True
+        return wait_for(lambda: self._sh(self.serving)[0] == 0, timeout, self.interval, self.sleep,
+                        self.clock) is not None
+
+
+def to_json(details):
+    return json.dumps(details, sort_keys=True, indent=2) + "\n"

@@ -1,0 +1,159 @@
+"""Health checks: real local servers and files where cheap, a fake runner for commands."""
+
+import hashlib
+import re
+import http.server
+import socket
+import threading
+
+import pytest
+
+from ansible_collections.opnfv.escalator.plugins.module_utils._health import CheckError, normalize, run_checks
+
+DEFAULTS = {"retries": 0, "delay": 0, "timeout": 2}
+
+
+def checks(*specs, **defaults):
+    return normalize(list(specs), dict(DEFAULTS, **defaults))
+
+
+@pytest.fixture(scope="module")
+def web():
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            code = 503 if self.path == "/down" else 200
+            self.send_response(code)
+            self.end_headers()
+            self.wfile.write(b'{"version": {"id": "v3.14"}}')
+
+        def do_POST(self):
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def no_run(argv):
+    raise AssertionError(f"no command expected, got {argv}")
+
+
+def test_http_checks(web):
+    results = run_checks(checks(
+        {"name": "ok", "type": "http", "url": web + "/v3", "body_regex": r"v3\.\d+"},
+        {"name": "post", "type": "http", "url": web + "/", "method": "POST", "body": "{}", "status": 201},
+        {"name": "down", "type": "http", "url": web + "/down"},
+        {"name": "wrong body", "type": "http", "url": web + "/v3", "body_regex": "v2"},
+        {"name": "slow", "type": "http", "url": web + "/v3", "max_latency": 0.0},
+    ), no_run)
+    assert [r["ok"] for r in results] == [True, True, False, False, False]
+    assert results[2]["detail"] == "status 503, expected [200]"
+    assert "does not match 'v2'" in results[3]["detail"]
+    assert "slower than 0.0s" in results[4]["detail"]
+
+
+def test_tcp_and_connection_refused():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        ok = run_checks(checks({"name": "up", "type": "tcp", "host": "127.0.0.1", "port": port}), no_run)
+    down = run_checks(checks({"name": "down", "type": "tcp", "host": "127.0.0.1", "port": port}), no_run)
+    assert ok[0]["ok"] and not down[0]["ok"]
+
+
+def test_retries_until_success():
+    answers = iter([(3, "inactive\n", ""), (3, "activating\n", ""), (0, "active\n", "")])
+    sleeps = []
+    res = run_checks(checks({"name": "unit", "type": "service", "unit": "keystone", "retries": 5, "delay": 2}),
+                     lambda argv: next(answers), sleep=sleeps.append)
+    assert res[0]["ok"] and res[0]["attempts"] == 3 and sleeps == [2, 2]
+
+
+def test_service_enabled_and_active():
+    def run(argv):
+        return {"is-active": (0, "active\n", ""), "is-enabled": (1, "disabled\n", "")}[argv[1]]
+
+    res = run_checks(checks({"name": "u", "type": "service", "unit": "x", "enabled": True}), run)
+    assert not res[0]["ok"] and res[0]["detail"] == "x is disabled, expected enabled"
+
+
+def test_process_check_sees_this_test():
+    res = run_checks(checks({"name": "me", "type": "process", "pattern": "pytest|python"},
+                            {"name": "nobody", "type": "process", "pattern": "no-such-daemon-[0-9]{9}"}), no_run)
+    assert res[0]["ok"] and not res[1]["ok"]
+
+
+def test_command_rc_and_stdout():
+    def run(argv):
+        return (0, "HEALTH_OK\n", "") if "ceph" in argv[-1] else (2, "", "boom\n")
+
+    res = run_checks(checks({"name": "ceph", "type": "command", "command": "ceph health", "stdout_regex": "^HEALTH_OK"},
+                            {"name": "bad", "type": "command", "command": ["false"]}), run)
+    assert res[0]["ok"] and res[1]["detail"] == "exit code 2, expected 0: boom"
+
+
+def test_disk_and_file(tmp_path):
+    f = tmp_path / "f"
+    f.write_bytes(b"abc")
+    digest = hashlib.sha256(b"abc").hexdigest()
+    res = run_checks(checks(
+        {"name": "disk", "type": "disk", "path": str(tmp_path), "min_free_bytes": 1},
+        {"name": "huge", "type": "disk", "path": str(tmp_path), "min_free_percent": 100.1},
+        {"name": "file", "type": "file", "path": str(f), "sha256": digest},
+        {"name": "badsum", "type": "file", "path": str(f), "sha256": "0" * 64},
+        {"name": "gone", "type": "file", "path": str(tmp_path / "x"), "exists": False},
+    ), no_run)
+    assert [r["ok"] for r in res] == [True, False, True, False, True]
+
+
+def test_version_sources():
+    def run(argv):
+        if argv[0] == "dpkg-query":
+            return 0, "2.6.12-1+deb12u3", ""
+        if argv[0].endswith("/bin/python"):
+            return 0, "28.1.0\n", ""
+        return 0, "HAProxy version 2.6.12-1 2023/12/04\n", ""
+
+    res = run_checks(checks(
+        {"name": "pip", "type": "version", "python_package": "keystone", "venv": "/opt/k", "expected": "29.1.0"},
+        {"name": "deb", "type": "version", "deb_package": "haproxy", "expected": "2.6.12-1+deb12u3"},
+        {"name": "cmd", "type": "version", "command": "haproxy -v", "regex": r"version (\S+)", "expected": "2.6.12-1"},
+    ), run)
+    assert [r["ok"] for r in res] == [False, True, True]
+    assert res[0]["detail"] == "keystone in /opt/k is 28.1.0, expected 29.1.0"
+
+
+def test_an_unexpected_error_is_a_failed_check_not_a_crash():
+    def run(argv):
+        raise RuntimeError("runner broke")
+
+    res = run_checks(checks({"name": "c", "type": "command", "command": "x"}), run)
+    assert res[0] == dict(res[0], ok=False, detail="RuntimeError: runner broke")
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"name": "x", "type": "ping"}, "checks[0].type: must be one of http, tcp"),
+    ({"name": "x", "type": "http"}, "checks[0].url: is required for a http check"),
+    ({"name": "x", "type": "http", "url": "ftp://a"}, "checks[0].url: must start with http:// or https://"),
+    ({"name": "x", "type": "tcp", "host": "h", "port": 1, "url": "u"}, "checks[0].url: not an option of a tcp check"),
+    ({"name": "x", "type": "disk", "path": "/"}, "needs min_free_bytes or min_free_percent"),
+    ({"name": "x", "type": "version", "expected": "1"}, "needs exactly one of python_package, deb_package, command"),
+    ({"name": "x", "type": "version", "expected": "1", "python_package": "k"}, "checks[0].venv: is required"),
+    ({"name": "x", "type": "command", "command": "c", "stdout_regex": "("}, "not a valid regular expression"),
+    ({"name": "x", "type": "tcp", "host": "h", "port": 1, "retries": -1}, "checks[0].retries: must be a number of at least 0"),
+    ({"type": "tcp", "host": "h", "port": 1}, "checks[0].name: is required"),
+])
+def test_bad_checks_are_named(spec, message):
+    with pytest.raises(CheckError, match=re.escape(message)):
+        checks(spec)
+
+
+def test_duplicate_names():
+    with pytest.raises(CheckError, match=r"checks\[1\].name: 'a' is used by another check"):
+        checks({"name": "a", "type": "tcp", "host": "h", "port": 1}, {"name": "a", "type": "tcp", "host": "h", "port": 2})

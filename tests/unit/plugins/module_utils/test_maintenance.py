@@ -1,0 +1,243 @@
+"""Maintenance backends against fakes: a scripted HAProxy runtime API, a mocked SDK."""
+
+from types import SimpleNamespace
+from unittest import mock
+
+import pytest
+
+from ansible_collections.opnfv.escalator.plugins.module_utils._maintenance import (
+    DISABLED,
+    ENABLED,
+    CommandBackend,
+    HAProxyBackend,
+    HAProxyRuntime,
+    MaintenanceError,
+    NovaBackend,
+    PacemakerBackend,
+    set_maintenance,
+    wait_for,
+)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def sleep(self, s):
+        self.now += s
+
+    def __call__(self):
+        return self.now
+
+
+class FakeHAProxy:
+    """A tiny HAProxy runtime API: servers with admin/op state and current sessions."""
+
+    def __init__(self, sessions_after_drain=0, comes_up=True):
+        self.servers = {"ctl1": {"admin": 0, "op": 2, "scur": 3}, "ctl2": {"admin": 0, "op": 2, "scur": 1}}
+        self.sessions_after_drain = sessions_after_drain
+        self.comes_up = comes_up
+        self.commands = []
+
+    def __call__(self, command):
+        self.commands.append(command)
+        if command.startswith("show servers state"):
+            backend = command.split()[-1]
+            if backend != "keystone":
+                return f"Can't find backend '{backend}'.\n"
+            rows = [f"3 keystone {i} {name} 127.10.0.1{i} {s['op']} {s['admin']} 1 1 10 6 3 4 6 0 0 0 - 5000 -"
+                    for i, (name, s) in enumerate(sorted(self.servers.items()), 1)]
+            return "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ...\n" + "\n".join(rows) + "\n"
+        if command == "show stat":
+            lines = ["# pxname,svname,qcur,qmax,scur"]
+            lines += [f"keystone,{n},0,0,{s['scur']}" for n, s in sorted(self.servers.items())]
+            return "\n".join(lines) + "\n"
+        if command.startswith("set server"):
+            name = command.split()[2].split("/")[1]
+            state = command.split()[-1]
+            s = self.servers[name]
+            if state == "drain":
+                s["admin"] = 0x08
+                s["scur"] = self.sessions_after_drain
+            elif state == "maint":
+                s["admin"] = 0x01
+                s["op"] = 0
+            elif state == "ready":
+                s["admin"] = 0
+                s["op"] = 2 if self.comes_up else 0
+            return "\n"
+        return "Unknown command\n"
+
+
+def _haproxy(fake, node="ctl1", backends=("keystone",)):
+    clock = FakeClock()
+    return HAProxyBackend(node, list(backends), fake, interval=0.5, sleep=clock.sleep, clock=clock)
+
+
+def test_haproxy_drain_waits_then_maint():
+    fake = FakeHAProxy()
+    changed, before, after = set_maintenance(_haproxy(fake), ENABLED, timeout=10)
+    assert changed
+    assert before["state"] == DISABLED and before["sessions"] == 3
+    assert after["state"] == ENABLED and after["sessions"] == 0
+    sets = [c for c in fake.commands if c.startswith("set")]
+    assert sets == ["set server keystone/ctl1 state drain", "set server keystone/ctl1 state maint"]
+    assert fake.servers["ctl2"]["admin"] == 0  # the other node is untouched
+
+
+def test_haproxy_enable_is_idempotent_and_check_mode_changes_nothing():
+    fake = FakeHAProxy()
+    changed, before, after = set_maintenance(_haproxy(fake), ENABLED, timeout=10, check_mode=True)
+    assert changed and after["state"] == ENABLED
+    assert not [c for c in fake.commands if c.startswith("set")]
+    set_maintenance(_haproxy(fake), ENABLED, timeout=10)
+    fake.commands.clear()
+    assert set_maintenance(_haproxy(fake), ENABLED, timeout=10)[0] is False
+    assert not [c for c in fake.commands if c.startswith("set")]
+
+
+def test_haproxy_drain_that_never_empties_is_undone():
+    fake = FakeHAProxy(sessions_after_drain=2)
+    with pytest.raises(MaintenanceError, match="still carried work after 5s; it was put back in service"):
+        set_maintenance(_haproxy(fake), ENABLED, timeout=5)
+    assert fake.servers["ctl1"]["admin"] == 0  # ready again
+
+
+def test_haproxy_back_in_service_waits_for_up():
+    fake = FakeHAProxy()
+    set_maintenance(_haproxy(fake), ENABLED, timeout=10)
+    changed, before, after = set_maintenance(_haproxy(fake), DISABLED, timeout=10)
+    assert changed and before["state"] == ENABLED and after["state"] == DISABLED
+
+
+def test_haproxy_node_that_does_not_come_back_stays_in_maintenance():
+    fake = FakeHAProxy(comes_up=False)
+    set_maintenance(_haproxy(fake), ENABLED, timeout=10)
+    with pytest.raises(MaintenanceError, match="did not serve again within 3s; it was left in maintenance"):
+        set_maintenance(_haproxy(fake), DISABLED, timeout=3)
+    assert fake.servers["ctl1"]["admin"] == 0x01
+
+
+def test_haproxy_unknown_backend_and_server_are_named():
+    with pytest.raises(MaintenanceError, match="HAProxy has no backend 'nova'"):
+        set_maintenance(_haproxy(FakeHAProxy(), backends=["nova"]), ENABLED, timeout=1)
+    with pytest.raises(MaintenanceError, match="has no server named 'ctl9'"):
+        set_maintenance(_haproxy(FakeHAProxy(), node="ctl9"), ENABLED, timeout=1)
+
+
+def test_unreachable_admin_socket_is_a_clear_error(tmp_path):
+    api = HAProxyRuntime(str(tmp_path / "nope.sock"), timeout=0.5)
+    with pytest.raises(MaintenanceError, match="cannot reach the HAProxy runtime API at .*nope.sock.*delegate_to"):
+        api("show stat")
+    with pytest.raises(MaintenanceError, match="neither a unix socket path nor host:port"):
+        HAProxyRuntime("lb1")("show stat")
+
+
+def _nova(instances, status="enabled"):
+    service = SimpleNamespace(status=status, disabled_reason=None)
+    compute = mock.Mock()
+    compute.services.return_value = [service]
+    state = {"instances": list(instances)}
+    compute.servers.side_effect = lambda **kw: list(state["instances"])
+
+    def disable(svc, disabled_reason=None):
+        svc.status, svc.disabled_reason = "disabled", disabled_reason
+
+    def enable(svc):
+        svc.status = "enabled"
+
+    def migrate(server, host=None, block_migration=None):
+        state["instances"].remove(server)
+
+    compute.disable_service.side_effect = disable
+    compute.enable_service.side_effect = enable
+    compute.live_migrate_server.side_effect = migrate
+    clock = FakeClock()
+    backend = NovaBackend("cmp1", SimpleNamespace(compute=compute), "upgrade", interval=1, sleep=clock.sleep,
+                          clock=clock)
+    return backend, compute, service
+
+
+def test_nova_disables_and_migrates_every_instance():
+    backend, compute, service = _nova(["vm1", "vm2"])
+    changed, before, after = set_maintenance(backend, ENABLED, timeout=60)
+    assert changed and before["instances"] == 2 and after == {
+        "state": ENABLED, "service": "disabled", "instances": 0, "reason": "upgrade"}
+    assert compute.live_migrate_server.call_count == 2
+    compute.servers.assert_called_with(all_projects=True, host="cmp1")
+    assert set_maintenance(backend, ENABLED, timeout=60)[0] is False
+    assert set_maintenance(backend, DISABLED, timeout=60)[2]["service"] == "enabled"
+
+
+def test_nova_instances_that_do_not_leave_undo_the_disable():
+    backend, compute, service = _nova(["vm1"])
+    compute.live_migrate_server.side_effect = None  # migrations never finish
+    with pytest.raises(MaintenanceError, match="still carried work"):
+        set_maintenance(backend, ENABLED, timeout=10)
+    assert service.status == "enabled"
+
+
+def test_nova_unknown_host():
+    backend, compute, service = _nova([])
+    compute.services.return_value = []
+    with pytest.raises(MaintenanceError, match="no nova-compute service on host 'cmp1'"):
+        set_maintenance(backend, ENABLED, timeout=1)
+
+
+def test_pacemaker_standby_waits_for_resources_to_move():
+    calls, state = [], {"standby": "off", "running": 2}
+
+    def run(argv):
+        calls.append(argv)
+        if argv[0] == "crm_attribute" and "--query" in argv:
+            return 0, state["standby"] + "\n", ""
+        if argv[0] == "crm_attribute":
+            state["standby"] = argv[-1]
+            state["running"] = 0 if argv[-1] == "on" else 2
+            return 0, "", ""
+        if argv[0] == "crm_mon":
+            return 0, f'<nodes>\n  <node name="n1" online="true" resources_running="{state["running"]}"/>\n</nodes>\n', ""
+        return 1, "", "unexpected"
+
+    clock = FakeClock()
+    backend = PacemakerBackend("n1", run, interval=1, sleep=clock.sleep, clock=clock)
+    changed, before, after = set_maintenance(backend, ENABLED, timeout=10)
+    assert changed and before["resources_running"] == 2 and after["resources_running"] == 0
+    assert set_maintenance(backend, ENABLED, timeout=10)[0] is False
+    assert set_maintenance(backend, DISABLED, timeout=10)[2]["standby"] is False
+
+
+def test_command_backend_runs_the_operators_commands():
+    state = {"maint": False}
+    log = []
+
+    def run(argv):
+        cmd = argv[-1]
+        log.append(cmd)
+        if cmd == "status":
+            return (0 if state["maint"] else 1), "", ""
+        if cmd == "enter":
+            state["maint"] = True
+        if cmd == "exit":
+            state["maint"] = False
+        return 0, "", ""
+
+    backend = CommandBackend("n1", run, "enter", "exit", "status", empty="empty", serving="serving")
+    assert set_maintenance(backend, ENABLED, timeout=5)[0] is True
+    assert log == ["status", "enter", "empty", "status"]
+    assert set_maintenance(backend, ENABLED, timeout=5)[0] is False
+    assert set_maintenance(backend, DISABLED, timeout=5)[0] is True
+
+
+def test_command_backend_failure_names_the_command():
+    backend = CommandBackend("n1", lambda argv: (1, "", "boom") if argv[-1] != "status" else (1, "", ""),
+                             "enter", "exit", "status")
+    with pytest.raises(MaintenanceError, match="command.enter failed with exit code 1: boom"):
+        set_maintenance(backend, ENABLED, timeout=5)
+
+
+def test_wait_for_gives_up_after_the_timeout():
+    clock = FakeClock()
+    assert wait_for(lambda: False, 3, 1, clock.sleep, clock) is None
+    assert clock.now == 3
+    assert wait_for(lambda: "yes", 3, 1, clock.sleep, clock) == "yes"
