@@ -25,6 +25,7 @@ import tarfile
 MANIFEST = "manifest.json"
 FORMAT = 1
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_SKIP_DIRS = frozenset({"__pycache__"})
 _EXTRACT = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
 
 
@@ -44,7 +45,8 @@ def tree_digest(path):
     """A digest of a file tree: names, types, modes, owners, link targets and contents.
 
     Two trees with the same digest are the same as far as a restore is concerned; it is
-    how a restore knows it has nothing to do.
+    how a restore knows it has nothing to do. Python's bytecode caches are left out:
+    any run of the venv's Python rewrites them.
     """
     h = hashlib.sha256()
     if not os.path.lexists(path):
@@ -61,7 +63,7 @@ def tree_digest(path):
     entry(path, ".")
     if os.path.isdir(path) and not os.path.islink(path):
         for dirpath, dirnames, filenames in os.walk(path):
-            dirnames.sort()
+            dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
             for name in sorted(dirnames + filenames):
                 full = os.path.join(dirpath, name)
                 entry(full, os.path.relpath(full, path))
@@ -197,7 +199,8 @@ class SnapshotStore:
             open(os.path.join(directory, filename), "wb").close()
             return self._item(directory, filename, type=kind, source=path, absent=True, tree="absent")
         with tarfile.open(os.path.join(directory, filename), "w") as tar:
-            tar.add(path, arcname=os.path.basename(path.rstrip("/")) or ".", recursive=True)
+            tar.add(path, arcname=os.path.basename(path.rstrip("/")) or ".", recursive=True,
+                    filter=lambda info: None if os.path.basename(info.name) in _SKIP_DIRS else info)
         return self._item(directory, filename, type=kind, source=path, absent=False, tree=tree_digest(path))
 
     def _save_venv(self, directory, i, venv):
@@ -240,8 +243,9 @@ class SnapshotStore:
         if rc != 0:
             raise SnapshotError(f"commands[{i}] ({cmd['name']}): the dump command failed with exit code {rc}: "
                                 f"{err.strip()[:300]}")
+        ignore = cmd.get("compare_ignore")
         return self._item(directory, filename, type="command", source=cmd["name"], dump=cmd["dump"],
-                          restore=cmd["restore"])
+                          restore=cmd["restore"], compare_ignore=ignore, compare_sha256=_compare_digest(out, ignore))
 
     # -- verify and restore ----------------------------------------------------
     def verify(self, name):
@@ -283,7 +287,7 @@ class SnapshotStore:
         probe = os.path.join(self.root, f".probe-{name}-{os.getpid()}")
         try:
             rc, dummy, err = self.run(["/bin/sh", "-c", f"{it['dump']} > '{probe}'"])
-            return rc != 0 or sha256_of(probe) != it["sha256"]
+            return rc != 0 or _compare_digest(probe, it.get("compare_ignore")) != it["compare_sha256"]
         finally:
             if os.path.exists(probe):
                 os.unlink(probe)
@@ -356,6 +360,20 @@ class SnapshotStore:
         """Names of the snapshots beyond the newest ``keep``."""
         names = [m["name"] for m in self.list()]
         return names[:-keep] if keep else names
+
+
+def _compare_digest(path, ignore):
+    """sha256 of a dump without the lines matching ``ignore`` (parts that differ on every
+    dump, like the random key pg_dump writes in its \\restrict line)."""
+    if not ignore:
+        return sha256_of(path)
+    regex = re.compile(ignore)
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for line in fh:
+            if not regex.search(line.decode(errors="replace")):
+                h.update(line)
+    return h.hexdigest()
 
 
 def _remove(path):

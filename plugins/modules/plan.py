@@ -68,7 +68,7 @@ options:
 EXAMPLES = r"""
 - name: Plan the lab campaign and keep the plan with the run
   opnfv.escalator.plan:
-    campaign: "{{ inventory_dir }}/campaign.yml"
+    campaign: "{{ playbook_dir }}/../campaigns/lab.yml"
     dest: /var/log/escalator/plan.json
   register: upgrade_plan
 

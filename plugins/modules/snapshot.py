@@ -80,6 +80,13 @@ options:
         description: Shell command that reads the dump on its standard input.
         type: str
         required: true
+      compare_ignore:
+        description:
+          - Regular expression of dump lines to ignore when deciding whether the current
+            data already equals the snapshot (a restore with nothing to do changes
+            nothing). For C(pg_dump) 15.14 and later, which writes a random key on every
+            dump, use C(^\\(un)?restrict ).
+        type: str
   run_id:
     description: Run id recorded in the manifest.
     type: str
@@ -107,6 +114,7 @@ EXAMPLES = r"""
       - name: keystone-db
         dump: pg_dump --clean --if-exists -h 127.10.0.3 -U keystone keystone
         restore: psql -q -v ON_ERROR_STOP=1 -h 127.10.0.3 -U keystone keystone
+        compare_ignore: '^\\(un)?restrict '
 
 - name: Put everything back
   opnfv.escalator.snapshot:
@@ -167,6 +175,7 @@ def main():
                 name=dict(type="str", required=True),
                 dump=dict(type="str", required=True),
                 restore=dict(type="str", required=True),
+                compare_ignore=dict(type="str"),
             )),
             run_id=dict(type="str"),
             keep=dict(type="int"),

@@ -70,6 +70,16 @@ def wait_all_up(lb, timeout=120):
     raise AssertionError(f"backends not all UP after {timeout}s: {haproxy_states(lb)}")
 
 
+def warm_up(url, rounds=6):
+    """Issue a few tokens straight at one controller: fresh workers are slow at first."""
+    sys.path.insert(0, str(ROOT / "lab"))
+    import probe  # pylint: disable=import-outside-toplevel
+
+    client = probe.KeystoneClient(url, "admin", "escalator-lab-admin", "admin", "default", 30)
+    for dummy in range(rounds):
+        client.issue()
+
+
 class ProbeRun:
     """The traffic probe as a child process, stopped with SIGTERM like an operator would."""
 

@@ -4,7 +4,7 @@ import json
 import subprocess
 import time
 
-from conftest import wait_all_up
+from conftest import warm_up, wait_all_up
 
 
 def test_probe_through_the_load_balancer_has_no_failures(probe_run, lab_hosts, group):
@@ -18,7 +18,7 @@ def test_probe_through_the_load_balancer_has_no_failures(probe_run, lab_hosts, g
     assert summary["longest_gap_s"] < 1.0
 
 
-def test_probe_counts_failures_when_two_controllers_die(probe_run, lab_hosts, group):
+def test_probe_counts_failures_when_two_controllers_die(probe_run, lab_hosts, group, address):
     (lb,) = group("lb")
     victims = group("controllers")[:2]
     survivor = group("controllers")[2]
@@ -44,3 +44,5 @@ def test_probe_counts_failures_when_two_controllers_die(probe_run, lab_hosts, gr
     # The survivor kept serving: the outage was partial and the probe saw both sides.
     assert any(r["backend"] == survivor and r["end"] > killed_at + 3 for r in records)
     wait_all_up(lab_hosts[lb])
+    for victim in victims:
+        warm_up(f"http://{address(victim)}:5000/v3")

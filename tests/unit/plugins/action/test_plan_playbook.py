@@ -15,6 +15,7 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
 EXAMPLE = ROOT / "inventories" / "example"
+CAMPAIGN = ROOT / "campaigns" / "openstack-two-sites.yml"
 
 
 def run_plan(*extra, inventory=EXAMPLE):
@@ -47,7 +48,7 @@ def test_check_mode_writes_nothing(tmp_path):
 
 
 def test_a_bad_campaign_fails_with_every_path_and_no_traceback(tmp_path):
-    campaign = yaml.safe_load((EXAMPLE / "campaign.yml").read_text())
+    campaign = yaml.safe_load(CAMPAIGN.read_text())
     campaign["components"][1]["redundancy"]["max_unavailable"] = 0
     campaign["components"][3]["on_failure"] = "retry"
     bad = tmp_path / "campaign.yml"
@@ -83,11 +84,11 @@ def test_a_second_run_with_the_same_run_id_changes_nothing(tmp_path):
     pb.write_text(yaml.safe_dump([{
         "name": "plan twice", "hosts": "localhost", "connection": "local", "gather_facts": False,
         "tasks": [{"name": f"plan {n}", "register": f"r{n}", "opnfv.escalator.plan": {
-            "campaign": str(EXAMPLE / "campaign.yml"), "dest": str(dest), "run_id": "fixed"}} for n in (1, 2)]
+            "campaign": str(CAMPAIGN), "dest": str(dest), "run_id": "fixed"}} for n in (1, 2)]
         # Planned again a second later, the same run still changes nothing.
         + [{"name": "wait", "ansible.builtin.pause": {"seconds": 1}},
            {"name": "plan 3", "register": "r3", "opnfv.escalator.plan": {
-               "campaign": str(EXAMPLE / "campaign.yml"), "dest": str(dest), "run_id": "fixed"}}]
+               "campaign": str(CAMPAIGN), "dest": str(dest), "run_id": "fixed"}}]
         + [{"name": "check", "ansible.builtin.assert": {"that": ["r1 is changed", "r2 is not changed", "r3 is not changed"]}}],
     }]))
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
