@@ -13,10 +13,10 @@ import hashlib
 import os
 import re
 import socket
-import ssl
 import time
 import urllib.error
-import urllib.request
+
+from ansible.module_utils.urls import open_url
 
 CHECK_TYPES = ("http", "tcp", "service", "process", "command", "disk", "file", "version")
 
@@ -106,14 +106,11 @@ def _http(spec, run, timeout):
     data = spec["body"]
     if isinstance(data, str):
         data = data.encode()
-    req = urllib.request.Request(spec["url"], data=data, method=spec["method"], headers=spec["headers"] or {})
-    ctx = None
-    if spec["url"].startswith("https://"):
-        ctx = ssl.create_default_context(cafile=spec["ca_path"]) if spec["validate_certs"] else \
-            ssl._create_unverified_context()  # pylint: disable=protected-access
     start = time.monotonic()
     try:
-        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:
+        with open_url(spec["url"], data=data, method=spec["method"], headers=spec["headers"] or {},
+                      timeout=timeout, validate_certs=spec["validate_certs"], ca_path=spec["ca_path"],
+                      follow_redirects="none") as resp:
             status, body = resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         status, body = exc.code, exc.read() or b""

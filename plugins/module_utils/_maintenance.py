@@ -222,7 +222,7 @@ class NovaBackend(Backend):
         return f"Nova compute host {self.node}"
 
     def _service(self):
-        services = [s for s in self.conn.compute.services(binary="nova-compute", host=self.node)]
+        services = list(self.conn.compute.services(binary="nova-compute", host=self.node))
         if not services:
             raise MaintenanceError(f"Nova has no nova-compute service on host {self.node!r}")
         return services[0]

@@ -128,7 +128,7 @@ def main():
         checks = normalize(module.params["checks"], {k: module.params[k] for k in ("retries", "delay", "timeout")})
     except CheckError as exc:
         module.fail_json(msg=f"Invalid health check: {exc}")
-    results = run_checks(checks, lambda argv: module.run_command(argv))
+    results = run_checks(checks, module.run_command)
     failed = [r for r in results if not r["ok"]]
     if failed:
         module.fail_json(msg=f"{len(failed)} of {len(results)} health check(s) failed: "

@@ -135,7 +135,7 @@ snapshot:
   contains:
     name: {description: Name., type: str}
     host: {description: Host it was taken on., type: str}
-    created_at: {description: When, ISO 8601 UTC., type: str}
+    created_at: {description: When it was taken (ISO 8601 in UTC)., type: str}
     run_id: {description: Run id given at creation., type: str}
     size: {description: Bytes stored., type: int}
     items:
@@ -190,7 +190,7 @@ def main():
     p = module.params
     if p["keep"] is not None and (p["state"] != "absent" or p["keep"] < 0):
         module.fail_json(msg="keep: only with state=absent, and at least 0")
-    store = SnapshotStore(p["root"], lambda argv: module.run_command(argv))
+    store = SnapshotStore(p["root"], module.run_command)
     try:
         if p["state"] == "present":
             result = _present(module, store, p)

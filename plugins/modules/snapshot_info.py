@@ -45,7 +45,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 snapshots:
-  description: Manifests of the snapshots, oldest first (see the snapshot module's RV(snapshot)).
+  description: Manifests of the snapshots, oldest first, as the snapshot module returns them.
   returned: always
   type: list
   elements: dict
