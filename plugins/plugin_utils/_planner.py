@@ -118,7 +118,8 @@ def pack(hosts, host_budgets, budgets, canary):
     Greedy first fit: a host goes into the earliest batch where each of its groups still
     has room. The order hosts are placed in matters when groups overlap, so a few
     orders are tried (most constrained first by its tightest group, by the sum over
-    its groups, then inventory order) and the one with the fewest batches is kept.
+    its groups, then inventory order), the one with the fewest batches is kept, and
+    its last batches are emptied into the others where the budgets allow.
     With groups that do not overlap, the first order meets the lower bound (the
     largest ceil(targets / allowed) over the groups).
     """
@@ -138,6 +139,7 @@ def pack(hosts, host_budgets, budgets, canary):
         members = _first_fit(sorted(rest, key=key), host_budgets, budgets)
         if best is None or len(members) < len(best):
             best = members
+    best = _empty_last_batches(best, host_budgets, budgets)
     return head + [sorted(m, key=position.__getitem__) for m in best]
 
 
@@ -160,6 +162,63 @@ def _first_fit(hosts, host_budgets, budgets):
             while first_open[i] < len(used) and used[first_open[i]].get(i, 0) >= budgets[i].allowed:
                 first_open[i] += 1
     return members
+
+
+def _empty_last_batches(batches, host_budgets, budgets, limit=300000):
+    """Try to do without the last batch: move each of its hosts into an earlier batch,
+    directly or by moving one host of that batch on to a third one. Stops at the first
+    host that cannot be moved, or after ``limit`` checks, so it stays fast on big clouds.
+    """
+    allowed = [b.allowed for b in budgets]
+    used = []
+    for batch in batches:
+        counts = {}
+        for h in batch:
+            for i in host_budgets[h]:
+                counts[i] = counts.get(i, 0) + 1
+        used.append(counts)
+
+    def fits(h, k, without=None):
+        extra = host_budgets[without] if without is not None else ()
+        return all(used[k].get(i, 0) - (i in extra) < allowed[i] for i in host_budgets[h])
+
+    def move(h, src, dst):
+        batches[src].remove(h)
+        batches[dst].append(h)
+        for i in host_budgets[h]:
+            used[src][i] -= 1
+            used[dst][i] = used[dst].get(i, 0) + 1
+
+    checks = 0
+    while len(batches) > 1 and checks < limit:
+        last = len(batches) - 1
+        for h in list(batches[last]):
+            target = next((k for k in range(last) if fits(h, k)), None)
+            checks += last
+            if target is not None:
+                move(h, last, target)
+                continue
+            swap = None
+            for k in range(last):
+                for x in batches[k]:
+                    checks += 1
+                    if not fits(h, k, without=x):
+                        continue
+                    j = next((j for j in range(last) if j != k and fits(x, j)), None)
+                    checks += last
+                    if j is not None:
+                        swap = (x, k, j)
+                        break
+                if swap or checks >= limit:
+                    break
+            if swap is None:
+                return batches
+            x, k, j = swap
+            move(x, k, j)
+            move(h, last, k)
+        batches.pop()
+        used.pop()
+    return batches
 
 
 def lower_bound(budgets):
