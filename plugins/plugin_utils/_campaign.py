@@ -390,7 +390,7 @@ def _snapshot(c, value, path):
         c.error(f"{path}.commands", f"must be a list, got {_type_name(cmds)}")
         cmds = []
     for i, cmd in enumerate(cmds):
-        cm = c.mapping(cmd, f"{path}.commands[{i}]", ("name", "dump", "restore"), ())
+        cm = c.mapping(cmd, f"{path}.commands[{i}]", ("name", "dump", "restore"), ("compare_ignore",))
         if cm is not None:
             for key in ("name", "dump", "restore"):
                 if key in cm:
