@@ -1,0 +1,107 @@
+"""Rolling upgrade of the lab, measured with live traffic, three ways. Prints JSON.
+
+(a) escalator: the lab campaign as it is (canary, drain, snapshot, verify, undrain);
+(b) all_at_once_no_drain: every controller at once, no drain (a common default);
+(c) serial_no_drain: one controller at a time, no drain.
+
+Before each scenario the lab is put back to Keystone 28.1.0 on a fresh database. Each
+gives failed requests, the longest window without a successful request and the wall
+time of the playbook. For (a), lower_bound_s is the sum over batches of the slowest
+node's unavoidable work (install plus restart until it serves), measured in the same
+run, and ratio is the wall time divided by it.
+
+Needs the lab up (`make lab-up`); takes about ten minutes.
+    python3 benchmarks/rolling_upgrade.py [--scenarios a b c]
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BIN = pathlib.Path(sys.executable).parent
+ENV = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+           PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+CONTROLLERS = ("ctl1", "ctl2", "ctl3")
+
+
+def sh(*argv, check=True):
+    return subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, check=check)
+
+
+def reset_lab():
+    """Keystone 28.1.0 on every controller, on a freshly bootstrapped database."""
+    for ctl in CONTROLLERS:
+        sh("docker", "exec", f"escalator-{ctl}", "sh", "-c",
+           "systemctl stop keystone; rm -rf /opt/keystone/29.1.0 /var/lib/escalator/snapshots; "
+           "ln -sfn /opt/keystone/28.1.0 /opt/keystone/current")
+    sh("docker", "exec", "escalator-db1", "sudo", "-u", "postgres", "psql", "-qc",
+       "drop database if exists keystone with (force)")
+    sh("ansible-playbook", "lab/deploy.yml")
+
+
+def campaign(kind, directory):
+    doc = yaml.safe_load((ROOT / "campaigns" / "lab.yml").read_text())
+    comp = doc["components"][0]
+    if kind != "escalator":
+        doc["canary"] = False
+        comp["maintenance"] = {"backend": "none"}
+        comp["redundancy"] = {"max_unavailable": "100%" if kind == "all_at_once_no_drain" else 1}
+    path = pathlib.Path(directory) / f"{kind}.yml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def run(kind, directory):
+    reset_lab()
+    state = pathlib.Path(directory) / f"state-{kind}"
+    probe = subprocess.Popen([sys.executable, str(ROOT / "lab" / "probe.py"), "--duration", "0", "--timeout", "3"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    start = time.monotonic()
+    proc = sh("ansible-playbook", "playbooks/upgrade.yml", "-e", f"escalator_campaign={campaign(kind, directory)}",
+              "-e", f"escalator_state_dir={state}", check=False)
+    wall = time.monotonic() - start
+    time.sleep(2)
+    probe.terminate()
+    summary = json.loads(probe.communicate(timeout=60)[0])
+    result = {"scenario": kind, "succeeded": proc.returncode == 0, "wall_time_s": round(wall, 1),
+              "failed_requests": summary["failed"], "total_requests": summary["total"],
+              "longest_gap_s": summary["longest_gap_s"], "failures_by_status": summary["failures_by_status"]}
+    plans = sorted(state.glob("runs/*.plan.json"))
+    reports = sorted(state.glob("runs/*.report.json"))
+    if plans and reports:
+        plan = json.loads(plans[-1].read_text())
+        nodes = json.loads(reports[-1].read_text())["nodes"]
+        batches = plan["components"][0]["batch_hosts"]
+        bound = sum(max(float(nodes[h].get("work_seconds", 0)) for h in batch) for batch in batches)
+        result.update(batches=[len(b) for b in batches], lower_bound_s=round(bound, 1),
+                      ratio=round(wall / bound, 2) if bound else None,
+                      node_seconds={h: n.get("seconds") for h, n in nodes.items()},
+                      node_work_seconds={h: n.get("work_seconds") for h, n in nodes.items()})
+    if proc.returncode != 0:
+        result["error_tail"] = (proc.stdout + proc.stderr)[-1500:]
+    return result
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Rolling upgrade benchmark on the lab (JSON on stdout).")
+    p.add_argument("--scenarios", nargs="+", default=["escalator", "all_at_once_no_drain", "serial_no_drain"],
+                   choices=["escalator", "all_at_once_no_drain", "serial_no_drain"])
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as directory:
+        results = [run(kind, directory) for kind in args.scenarios]
+    reset_lab()
+    print(json.dumps({"benchmark": "rolling_upgrade", "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
