@@ -1,5 +1,5 @@
 # opnfv.escalator: developer and CI entry points. Run as root on Debian 12.
-#   make demo   build the lab, deploy the old cloud, run the traffic probe
+#   make demo   build the lab, deploy the old cloud, upgrade it with traffic running
 #   make test   unit tests, ansible-test sanity, ansible-lint, lab integration tests
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -66,9 +66,11 @@ lab-down:
 probe:
 	@python3 lab/probe.py --url http://127.10.0.10:5000/v3 --duration $(PROBE_SECONDS)
 
-demo: lab-up
-	@echo "[demo] traffic probe through HAProxy for $(PROBE_SECONDS) s"
-	@$(MAKE) --no-print-directory probe
+# A fresh lab at Keystone 28.1.0, then the rolling upgrade to 29.1.0 with traffic running.
+demo: deps venv artifacts
+	@lab/labctl down
+	@$(MAKE) --no-print-directory lab-up
+	@lab/demo.sh
 
 unit: venv
 	@pytest -q tests/unit

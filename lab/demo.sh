@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The demo: the lab's old cloud under live traffic, upgraded with no outage.
+# Expects a freshly deployed lab (make demo does lab-down, lab-up first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+state=$(mktemp -d /tmp/escalator-demo.XXXXXX)
+python3 lab/probe.py --duration 0 --timeout 3 --output "$state/probe.json" >/dev/null &
+probe=$!
+trap 'kill "$probe" 2>/dev/null || true' EXIT
+sleep 2
+echo "[demo] traffic probe running through HAProxy; planning and upgrading"
+ansible-playbook playbooks/plan.yml -e escalator_plan_file="$state/plan.json" | sed -n '/msg: |-/,/Written to/p'
+start=$(date +%s)
+rc=0
+ansible-playbook playbooks/upgrade.yml -e escalator_state_dir="$state" >"$state/upgrade.log" 2>&1 || rc=$?
+end=$(date +%s)
+sleep 2
+kill -TERM "$probe"
+wait "$probe" || true
+trap - EXIT
+echo "[demo] upgrade playbook: exit code $rc, $((end - start)) s (log: $state/upgrade.log)"
+echo "[demo] what the users saw during the upgrade:"
+cat "$state/probe.json"
+echo "[demo] report:"
+python3 - "$state" <<'PY'
+import json, pathlib, sys
+state = pathlib.Path(sys.argv[1])
+report = json.loads(sorted(state.glob("runs/*.report.json"))[-1].read_text())
+print(f"run {report['run_id']} of {report['campaign']}")
+for node, r in sorted(report["nodes"].items()):
+    print(f"  {node}: {r.get('result')}, keystone {r.get('version', '-')}, {r.get('seconds', '-')} s "
+          f"(install + restart until serving: {r.get('work_seconds', '-')} s)")
+PY
+exit "$rc"
