@@ -9,7 +9,6 @@ retries, delays and timeouts, and never changes anything on the host.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import socket
@@ -17,6 +16,7 @@ import time
 import urllib.error
 
 from ansible.module_utils.urls import open_url
+from ansible_collections.opnfv.escalator.plugins.module_utils._files import sha256_of
 
 CHECK_TYPES = ("http", "tcp", "service", "process", "command", "disk", "file", "version")
 
@@ -198,13 +198,6 @@ def _disk(spec, run, timeout):
         return False, f"{spec['path']}: " + "; ".join(problems)
     return True, f"{spec['path']}: {free} bytes ({pct:.1f}%) free"
 
-
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _file(spec, run, timeout):

@@ -22,6 +22,8 @@ import shutil
 import socket
 import tarfile
 
+from ansible_collections.opnfv.escalator.plugins.module_utils._files import sha256_of
+
 MANIFEST = "manifest.json"
 FORMAT = 1
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -32,13 +34,6 @@ _EXTRACT = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter
 class SnapshotError(Exception):
     """What went wrong, in words an operator can act on."""
 
-
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def tree_digest(path):
