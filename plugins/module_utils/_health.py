@@ -199,7 +199,6 @@ def _disk(spec, run, timeout):
     return True, f"{spec['path']}: {free} bytes ({pct:.1f}%) free"
 
 
-
 def _file(spec, run, timeout):
     exists = os.path.exists(spec["path"])
     if exists != bool(spec["exists"]):

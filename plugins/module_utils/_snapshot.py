@@ -35,7 +35,6 @@ class SnapshotError(Exception):
     """What went wrong, in words an operator can act on."""
 
 
-
 def tree_digest(path):
     """A digest of a file tree: names, types, modes, owners, link targets and contents.
 
