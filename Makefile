@@ -96,7 +96,11 @@ lint: venv
 	@ansible-lint --profile production
 	@antsibull-changelog lint
 
-integration: deps venv lab-up
+# Always a fresh lab: the tests end by upgrading it, and a lab left over from a demo
+# is already upgraded.
+integration: deps venv artifacts
+	@lab/labctl down
+	@$(MAKE) --no-print-directory lab-up
 	@pytest -q tests/integration; rc=$$?; lab/labctl down; exit $$rc
 
 test: deps venv unit sanity lint integration
