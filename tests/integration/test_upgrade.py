@@ -7,6 +7,7 @@ Order matters and is kept by the test names: a failing canary first (the lab sta
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +18,9 @@ from conftest import haproxy_states
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MARKER = "/etc/escalator-fail-verify"
+STATE = "/tmp/escalator-test-state"
+# Each run of these tests starts with no lock and no report of an earlier run.
+shutil.rmtree(STATE, ignore_errors=True)
 
 
 def run_playbook(name, *extra):
@@ -47,7 +51,7 @@ def test_1_failing_canary_is_restored_and_the_run_stops(probe_run, lab_hosts, gr
     run = probe_run()
     try:
         time.sleep(2)
-        proc = run_playbook("upgrade.yml", "-e", f"escalator_campaign={path}", "-e", "escalator_state_dir=/tmp/escalator-test-state")
+        proc = run_playbook("upgrade.yml", "-e", f"escalator_campaign={path}", "-e", f"escalator_state_dir={STATE}")
         time.sleep(2)
         summary = run.stop()
     finally:
@@ -60,14 +64,14 @@ def test_1_failing_canary_is_restored_and_the_run_stops(probe_run, lab_hosts, gr
     (lb,) = group("lb")
     states = haproxy_states(lab_hosts[lb])
     assert states == {name: 2 for name in controllers}, states  # nothing left drained
-    assert not os.path.exists("/tmp/escalator-test-state/lock")
+    assert not os.path.exists(f"{STATE}/lock")
     assert summary["failed"] == 0, summary
 
 
 def test_2_rolling_upgrade_has_no_failed_request(probe_run, lab_hosts, group):
     run = probe_run()
     time.sleep(2)
-    proc = run_playbook("upgrade.yml", "-e", "escalator_state_dir=/tmp/escalator-test-state")
+    proc = run_playbook("upgrade.yml", "-e", f"escalator_state_dir={STATE}")
     time.sleep(2)
     summary = run.stop()
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
@@ -81,9 +85,9 @@ def test_2_rolling_upgrade_has_no_failed_request(probe_run, lab_hosts, group):
 
 
 def test_3_second_run_changes_nothing(lab_hosts, group):
-    proc = run_playbook("upgrade.yml", "-e", "escalator_state_dir=/tmp/escalator-test-state")
+    proc = run_playbook("upgrade.yml", "-e", f"escalator_state_dir={STATE}")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    reports = sorted(pathlib.Path("/tmp/escalator-test-state/runs").glob("*.report.json"),
+    reports = sorted(pathlib.Path(STATE, "runs").glob("*.report.json"),
                      key=lambda p: p.stat().st_mtime)
     nodes = json.loads(reports[-1].read_text())["nodes"]
     assert {name: node["result"] for name, node in nodes.items()} == {
