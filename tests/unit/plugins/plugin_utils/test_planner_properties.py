@@ -66,15 +66,7 @@ def campaigns(draw, cloud):
 
 def _feasible(campaign, groups):
     """Skip draws whose budgets allow nothing (the planner refuses those, tested elsewhere)."""
-    comp = campaign["components"][0]
-    red = comp["redundancy"]
-    if allowed_out(len(groups["all"]), red["budget"]) < 1:
-        return False
-    for g in red["groups"]:
-        for name in groups:
-            if fnmatch.fnmatchcase(name, g["match"]) and allowed_out(len(groups[name]), g["budget"]) < 1:
-                return False
-    return True
+    return all(allowed >= 1 for dummy, allowed in _budget_limits(campaign, groups))
 
 
 def _budget_limits(campaign, groups):
