@@ -17,8 +17,14 @@ import urllib.error
 
 from ansible.module_utils.urls import open_url
 from ansible_collections.opnfv.escalator.plugins.module_utils._files import sha256_of
+from ansible_collections.opnfv.escalator.plugins.module_utils._maintenance import (
+    HAProxyRuntime,
+    MaintenanceError,
+    haproxy_servers,
+    haproxy_serving,
+)
 
-CHECK_TYPES = ("http", "tcp", "service", "process", "command", "disk", "file", "version")
+CHECK_TYPES = ("http", "tcp", "service", "process", "command", "disk", "file", "version", "haproxy")
 
 # Options of each type: name -> (required, default). Shared by validation and docs.
 OPTIONS = {
@@ -33,6 +39,7 @@ OPTIONS = {
     "file": {"path": (True, None), "exists": (False, True), "sha256": (False, None)},
     "version": {"expected": (True, None), "python_package": (False, None), "venv": (False, None),
                 "deb_package": (False, None), "command": (False, None), "regex": (False, None)},
+    "haproxy": {"backend": (True, None), "servers": (True, None), "socket": (False, "/run/haproxy/admin.sock")},
 }
 COMMON = {"name": (True, None), "type": (True, None), "retries": (False, None), "delay": (False, None),
           "timeout": (False, None)}
@@ -94,6 +101,9 @@ def _check_specific(kind, spec, where):
             raise CheckError(f"{where}: a version check needs exactly one of python_package, deb_package, command")
         if spec["python_package"] and not spec["venv"]:
             raise CheckError(f"{where}.venv: is required with python_package")
+    if kind == "haproxy" and (not isinstance(spec["servers"], list)
+                              or not all(isinstance(x, str) and x for x in spec["servers"])):
+        raise CheckError(f"{where}.servers: must be a list of server names")
     for key in ("body_regex", "stdout_regex", "regex"):
         if spec.get(key):
             try:
@@ -237,13 +247,34 @@ def installed_version(spec, run):
 def _version(spec, run, timeout):
     version, what = installed_version(spec, run)
     if version is None:
-        return False, what
+        return False, what, {"version": None}
     ok = version == str(spec["expected"])
-    return ok, f"{what} is {version}" + ("" if ok else f", expected {spec['expected']}")
+    return ok, f"{what} is {version}" + ("" if ok else f", expected {spec['expected']}"), {"version": version}
+
+
+def _haproxy(spec, run, timeout, api=None):
+    api = api or HAProxyRuntime(spec["socket"], timeout or 5.0)
+    backends = spec["backend"] if isinstance(spec["backend"], list) else [spec["backend"]]
+    problems = []
+    for backend in backends:
+        try:
+            servers = haproxy_servers(api, backend)
+        except MaintenanceError as exc:
+            return False, str(exc)
+        for name in spec["servers"]:
+            server = servers.get(name)
+            if server is None:
+                problems.append(f"{name} (not a server of {backend})")
+            elif not haproxy_serving(server):
+                problems.append(f"{name} in {backend} (operational state {server['op']}, admin state {server['admin']})")
+    where = f"HAProxy backend{'s' if len(backends) > 1 else ''} {', '.join(backends)}"
+    if problems:
+        return False, f"not serving in {where}: {', '.join(problems)}"
+    return True, f"{len(spec['servers'])} server(s) serving in {where}"
 
 
 RUNNERS = {"http": _http, "tcp": _tcp, "service": _service, "process": _process, "command": _command,
-           "disk": _disk, "file": _file, "version": _version}
+           "disk": _disk, "file": _file, "version": _version, "haproxy": _haproxy}
 
 
 def run_checks(checks, run, sleep=time.sleep, clock=time.monotonic):
@@ -255,13 +286,15 @@ def run_checks(checks, run, sleep=time.sleep, clock=time.monotonic):
         while True:
             attempts += 1
             try:
-                ok, detail = RUNNERS[spec["type"]](spec, run, spec["timeout"] or None)
+                # (ok, detail), or (ok, detail, extra fields for the result).
+                ok, detail, *extra = RUNNERS[spec["type"]](spec, run, spec["timeout"] or None)
             except Exception as exc:  # pylint: disable=broad-exception-caught
                 # A check must report, never crash the run: an unexpected error is a failure.
                 ok, detail = False, f"{type(exc).__name__}: {exc}"
+                extra = [{"version": None}] if spec["type"] == "version" else []
             if ok or attempts > spec["retries"]:
                 break
             sleep(spec["delay"])
-        results.append({"name": spec["name"], "type": spec["type"], "ok": ok, "detail": detail,
-                        "attempts": attempts, "elapsed": round(clock() - start, 3)})
+        results.append(dict(*extra, name=spec["name"], type=spec["type"], ok=ok, detail=detail,
+                            attempts=attempts, elapsed=round(clock() - start, 3)))
     return results

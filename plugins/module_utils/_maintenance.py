@@ -135,6 +135,24 @@ class HAProxyRuntime:
         return b"".join(chunks).decode(errors="replace")
 
 
+def haproxy_servers(api, backend):
+    """server name -> {op, admin} of one backend, from the runtime API's `show servers state`."""
+    out = api(f"show servers state {backend}")
+    if "Can't find backend" in out or "No such backend" in out:
+        raise MaintenanceError(f"haproxy.backends: HAProxy has no backend {backend!r}")
+    servers = {}
+    for line in out.splitlines():
+        cols = line.split()
+        if len(cols) > 6 and cols[0].isdigit() and cols[1] == backend:
+            servers[cols[3]] = {"op": int(cols[5]), "admin": int(cols[6])}
+    return servers
+
+
+def haproxy_serving(server):
+    """Whether a server of haproxy_servers() takes traffic: UP, not in maintenance, not draining."""
+    return server["op"] == _OP_UP and not server["admin"] & (_FMAINT | _IMAINT | _FDRAIN)
+
+
 class HAProxyBackend(Backend):
     name = "haproxy"
 
@@ -151,15 +169,10 @@ class HAProxyBackend(Backend):
         """backend -> {admin, op} for this node, from `show servers state`."""
         found = {}
         for backend in self.backends:
-            out = self.api(f"show servers state {backend}")
-            if "Can't find backend" in out or "No such backend" in out:
-                raise MaintenanceError(f"haproxy.backends: HAProxy has no backend {backend!r}")
-            for line in out.splitlines():
-                cols = line.split()
-                if len(cols) > 6 and cols[0].isdigit() and cols[1] == backend and cols[3] == self.node:
-                    found[backend] = {"op": int(cols[5]), "admin": int(cols[6])}
-            if backend not in found:
+            servers = haproxy_servers(self.api, backend)
+            if self.node not in servers:
                 raise MaintenanceError(f"HAProxy backend {backend!r} has no server named {self.node!r}")
+            found[backend] = servers[self.node]
         return found
 
     def _sessions(self):
@@ -174,7 +187,7 @@ class HAProxyBackend(Backend):
     def read(self):
         servers = self._servers()
         in_maint = all(s["admin"] & (_FMAINT | _IMAINT) for s in servers.values())
-        serving = all(s["op"] == _OP_UP and not s["admin"] & (_FMAINT | _IMAINT | _FDRAIN) for s in servers.values())
+        serving = all(haproxy_serving(s) for s in servers.values())
         state = ENABLED if in_maint else DISABLED if serving else "transition"
         details = {"state": state, "sessions": self._sessions(),
                    "servers": {b: {"operational": s["op"], "admin": s["admin"]} for b, s in sorted(servers.items())}}

@@ -13,8 +13,9 @@ description:
     message naming every failing check, when any check fails.
   - Check types are C(http), C(tcp), C(service) (systemd unit active or enabled),
     C(process), C(command) (exit code, stdout regex), C(disk) (free bytes or percent),
-    C(file) (exists, sha256) and C(version) (a Python package in a venv, a Debian package,
-    or a command's output matched by a regex).
+    C(file) (exists, sha256), C(version) (a Python package in a venv, a Debian package,
+    or a command's output matched by a regex) and C(haproxy) (servers of an HAProxy
+    backend take traffic, read from the runtime API; run it on the load balancer).
   - Never changes anything; runs the same in check mode.
 author:
   - OPNFV Escalator developers (@opnfv)
@@ -43,6 +44,9 @@ options:
       - "C(file): C(path), C(exists) (default C(true)), C(sha256)."
       - "C(version): C(expected), and one of C(python_package) with C(venv), C(deb_package),
         or C(command) with an optional C(regex) (its first group, or the whole match, is the version)."
+      - "C(haproxy): C(backend) (a name or a list), C(servers) (list of server names that must be UP and neither
+        in maintenance nor draining), C(socket) (the runtime API, a unix socket path or
+        C(host:port), default C(/run/haproxy/admin.sock))."
     type: list
     elements: dict
     required: true
@@ -102,6 +106,10 @@ checks:
     detail: {description: What was seen., type: str, sample: status 201 in 0.045s}
     attempts: {description: Tries made., type: int, sample: 1}
     elapsed: {description: Seconds spent on this check., type: float, sample: 0.05}
+    version:
+      description: The version found (null when it could not be read). Only in the results of version checks.
+      type: str
+      sample: 28.1.0
 failed_checks:
   description: Names of the checks that failed.
   returned: always

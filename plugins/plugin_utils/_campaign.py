@@ -21,7 +21,7 @@ ARTIFACT_TYPES = ("wheelhouse", "file", "package")
 MAINTENANCE_BACKENDS = ("none", "haproxy", "nova", "pacemaker", "command")
 ON_FAILURE = ("rollback_batch", "rollback_all", "pause")
 UPGRADE_METHODS = ("wheelhouse", "package", "tasks")
-CHECK_TYPES = ("http", "tcp", "service", "process", "command", "disk", "file", "version")
+CHECK_TYPES = ("http", "tcp", "service", "process", "command", "disk", "file", "version", "haproxy")
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _PERCENT_RE = re.compile(r"^(\d{1,3})%$")

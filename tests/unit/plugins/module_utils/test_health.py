@@ -127,6 +127,70 @@ def test_version_sources():
     ), run)
     assert [r["ok"] for r in res] == [False, True, True]
     assert res[0]["detail"] == "keystone in /opt/k is 28.1.0, expected 29.1.0"
+    # The version found is returned, so a run can record what a node ran before.
+    assert [r["version"] for r in res] == ["28.1.0", "2.6.12-1+deb12u3", "2.6.12-1"]
+
+
+def test_unreadable_version_is_returned_as_none():
+    res = run_checks(checks({"name": "pip", "type": "version", "python_package": "keystone", "venv": "/opt/k",
+                             "expected": "1"}), lambda argv: (1, "", "No such file"))
+    assert res[0]["ok"] is False and res[0]["version"] is None
+    assert "No such file" in res[0]["detail"]
+
+
+@pytest.fixture()
+def haproxy_socket(tmp_path):
+    """A unix socket answering `show servers state keystone` like HAProxy's runtime API."""
+    states = {"ctl1": (2, 0), "ctl2": (2, 0), "ctl3": (2, 0)}
+    path = str(tmp_path / "admin.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen()
+
+    def serve():
+        while True:
+            try:
+                conn, dummy = server.accept()
+            except OSError:
+                return
+            with conn:
+                command = conn.recv(1024).decode().strip()
+                if command == "show servers state keystone":
+                    rows = [f"3 keystone {i} {n} 127.10.0.1{i} {op} {admin} 1 1 10 6 3 4 6 0 0 0 - 5000 -"
+                            for i, (n, (op, admin)) in enumerate(sorted(states.items()), 1)]
+                    conn.sendall(("1\n# be_id be_name srv_id srv_name ...\n" + "\n".join(rows) + "\n").encode())
+                else:
+                    conn.sendall(b"Can't find backend.\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield path, states
+    server.close()
+
+
+def test_haproxy_servers_serving(haproxy_socket):
+    path, states = haproxy_socket
+    spec = {"name": "rest", "type": "haproxy", "backend": "keystone", "servers": ["ctl1", "ctl3"], "socket": path}
+    assert run_checks(checks(spec), no_run)[0]["ok"] is True
+    states["ctl3"] = (2, 8)  # draining
+    states["ctl1"] = (0, 1)  # maintenance
+    res = run_checks(checks(spec, {"name": "other", "type": "haproxy", "backend": "keystone", "servers": ["ctl2"],
+                                   "socket": path}), no_run)
+    assert [r["ok"] for r in res] == [False, True]
+    assert res[0]["detail"] == ("not serving in HAProxy backend keystone: ctl1 in keystone (operational state 0, "
+                                "admin state 1), ctl3 in keystone (operational state 2, admin state 8)")
+
+
+def test_haproxy_unknown_server_backend_and_socket(haproxy_socket, tmp_path):
+    path, dummy = haproxy_socket
+    res = run_checks(checks(
+        {"name": "a", "type": "haproxy", "backend": "keystone", "servers": ["ctl9"], "socket": path},
+        {"name": "b", "type": "haproxy", "backend": "nova", "servers": ["ctl1"], "socket": path},
+        {"name": "c", "type": "haproxy", "backend": "keystone", "servers": ["ctl1"], "socket": str(tmp_path / "no")},
+    ), no_run)
+    assert [r["ok"] for r in res] == [False, False, False]
+    assert res[0]["detail"].endswith("ctl9 (not a server of keystone)")
+    assert res[1]["detail"] == "haproxy.backends: HAProxy has no backend 'nova'"
+    assert "cannot reach the HAProxy runtime API" in res[2]["detail"]
 
 
 def test_an_unexpected_error_is_a_failed_check_not_a_crash():
@@ -148,6 +212,8 @@ def test_an_unexpected_error_is_a_failed_check_not_a_crash():
     ({"name": "x", "type": "command", "command": "c", "stdout_regex": "("}, "not a valid regular expression"),
     ({"name": "x", "type": "tcp", "host": "h", "port": 1, "retries": -1}, "checks[0].retries: must be a number of at least 0"),
     ({"type": "tcp", "host": "h", "port": 1}, "checks[0].name: is required"),
+    ({"name": "x", "type": "haproxy", "backend": "b"}, "checks[0].servers: is required for a haproxy check"),
+    ({"name": "x", "type": "haproxy", "backend": "b", "servers": "ctl1"}, "checks[0].servers: must be a list of server names"),
 ])
 def test_bad_checks_are_named(spec, message):
     with pytest.raises(CheckError, match=re.escape(message)):
