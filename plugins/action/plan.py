@@ -15,6 +15,7 @@ from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import (
     validate,
 )
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._planner import build_plan, render_table
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._run_state import write_atomic
 
 try:
     import yaml
@@ -82,7 +83,7 @@ class ActionModule(ActionBase):
                 result["changed"] = True
                 if not self._task.check_mode:
                     try:
-                        _write_atomic(args["dest"], json.dumps(plan, indent=2, sort_keys=True) + "\n")
+                        write_atomic(args["dest"], json.dumps(plan, indent=2, sort_keys=True) + "\n")
                     except OSError as exc:
                         return dict(result, failed=True, msg=f"Cannot write the plan to {args['dest']}: {exc}")
         return result
@@ -113,11 +114,3 @@ def _read_previous(dest):
         return None
     return data if isinstance(data, dict) else None
 
-
-def _write_atomic(dest, text):
-    directory = os.path.dirname(os.path.abspath(dest))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{dest}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, dest)

@@ -1,0 +1,83 @@
+"""The state directory of runs: lock, markers, run files; pure Python, on a real file system."""
+
+import os
+
+import pytest
+
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._run_state import RunState, RunStateError
+
+
+def tree(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) + ("/" if f in dirs else "")
+                  for d, dirs, files in os.walk(root) for f in files + dirs)
+
+
+def test_the_lock_is_taken_once_and_names_its_owner_to_the_next_run(tmp_path):
+    state = RunState(tmp_path / "state")
+    assert state.owner() is None
+    assert state.lock("run A") is True
+    assert state.owner() == "run A"
+    assert tree(tmp_path / "state") == ["drained/", "lock/", "lock/owner", "runs/"]
+    assert state.lock("run A") is False  # the same run again changes nothing
+    with pytest.raises(RunStateError, match=r"Another run holds the lock .*/lock \(owner: run A\)\. If no run"):
+        state.lock("run B")
+    assert state.owner() == "run A"
+
+
+def test_a_lock_left_without_owner_file_still_refuses(tmp_path):
+    (tmp_path / "lock").mkdir()
+    with pytest.raises(RunStateError, match=r"owner: unknown"):
+        RunState(tmp_path).lock("run B")
+
+
+def test_check_mode_says_what_would_change_and_writes_nothing(tmp_path):
+    state = RunState(tmp_path / "state")
+    assert state.lock("run A", check=True) is True
+    assert state.mark("ctl1", True, check=True) is True
+    assert state.save("runs/a.json", "{}\n", check=True) is True
+    assert not (tmp_path / "state").exists()
+    state.lock("run A")
+    assert state.unlock(check=True) is True
+    assert state.owner() == "run A"
+
+
+def test_unlock_releases_and_a_second_unlock_changes_nothing(tmp_path):
+    state = RunState(tmp_path)
+    state.lock("run A")
+    assert state.unlock() is True
+    assert not (tmp_path / "lock").exists()
+    assert state.unlock() is False
+    assert state.lock("run B") is True
+
+
+def test_markers_are_set_and_cleared_once(tmp_path):
+    state = RunState(tmp_path)
+    assert state.mark("ctl1", True) is True
+    assert state.mark("ctl1", True) is False
+    assert (tmp_path / "drained" / "ctl1").read_text() == "ctl1\n"
+    assert state.drained() == ["ctl1"]
+    assert state.mark("ctl1", False) is True
+    assert state.mark("ctl1", False) is False
+    assert state.drained() == []
+
+
+@pytest.mark.parametrize("node", ["", "..", "a/b", "."])
+def test_a_marker_must_be_a_node_name(tmp_path, node):
+    with pytest.raises(RunStateError, match=r"drained: .* is not a node name"):
+        RunState(tmp_path).mark(node, True)
+
+
+def test_files_are_written_whole_and_only_when_they_differ(tmp_path):
+    state = RunState(tmp_path)
+    assert state.save("runs/r.plan.json", '{"a": 1}\n') is True
+    assert (tmp_path / "runs" / "r.plan.json").read_text() == '{"a": 1}\n'
+    assert state.save("runs/r.plan.json", '{"a": 1}\n') is False
+    assert state.save("runs/r.plan.json", '{"a": 2}\n') is True
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["r.plan.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../outside", "runs/../../x", ""])
+def test_files_stay_inside_the_state_directory(tmp_path, name):
+    with pytest.raises(RunStateError, match=r"must be a path inside the state directory"):
+        RunState(tmp_path / "state").save(name, "x")
+    assert not (tmp_path / "state").exists()
