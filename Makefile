@@ -24,10 +24,10 @@ DEB_PACKAGES := docker.io debootstrap python3-venv git ca-certificates shellchec
 PROBE_SECONDS ?= 30
 
 .PHONY: help deps venv collection artifacts lab-up lab-deploy lab-down demo probe \
-	test unit sanity lint integration changelog-lint clean
+	test unit sanity lint integration changelog-lint benchmarks clean
 
 help:
-	@echo "make demo | test | unit | sanity | lint | integration | lab-up | lab-down | clean"
+	@echo "make demo | test | unit | sanity | lint | integration | benchmarks | lab-up | lab-down | clean"
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -104,6 +104,12 @@ integration: deps venv artifacts
 	@pytest -q tests/integration; rc=$$?; lab/labctl down; exit $$rc
 
 test: deps venv unit sanity lint integration
+
+# JSON figures: the planner's speed, then the rolling upgrade three ways on the lab.
+benchmarks: deps venv artifacts
+	@python benchmarks/plan_scale.py
+	@$(MAKE) --no-print-directory lab-up
+	@python benchmarks/rolling_upgrade.py
 
 clean: lab-down
 	rm -rf .build

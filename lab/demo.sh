@@ -30,5 +30,9 @@ print(f"run {report['run_id']} of {report['campaign']}")
 for node, r in sorted(report["nodes"].items()):
     print(f"  {node}: {r.get('result')}, keystone {r.get('version', '-')}, {r.get('seconds', '-')} s "
           f"(install + restart until serving: {r.get('work_seconds', '-')} s)")
+for step in report.get("steps", []):
+    install = f", of which the canary's install {step['install_seconds']} s" if "install_seconds" in step else ""
+    print(f"  {step['component']} steps {step['when']} the nodes: {step['seconds']} s{install}")
+print(f"  the whole run: {report.get('seconds', '-')} s")
 PY
 exit "$rc"

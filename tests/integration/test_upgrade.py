@@ -1,9 +1,10 @@
 """The rolling upgrade on the lab, with the traffic probe running: the product's promise.
 
 Order matters and is kept by the test names: a failing canary (the lab stays at 28.1.0),
-a refused run, a failing second node with rollback_all (back to 28.1.0), the real
-upgrade to 29.1.0 resuming a run that was killed with the canary drained, a second run
-that has nothing to do, and rollback.yml back to 28.1.0.
+a refused run, a hung install stopped before any node is touched, a failing second node
+with rollback_all (back to 28.1.0), the real upgrade to 29.1.0 resuming a run that was
+killed with the canary drained, a second run that has nothing to do, and rollback.yml
+back to 28.1.0.
 """
 
 import json
@@ -104,6 +105,25 @@ def test_2_degraded_group_is_refused_and_nothing_changes(lab_hosts, group):
     assert f"redundancy group intact, {controllers[2]} serves at {lb}" in out, out[-3000:]
     wait_all_up(lab_hosts[lb])
     assert_all_serving_at(lab_hosts, group, "28.1.0")
+
+
+def test_2b_a_hung_install_is_stopped_and_no_node_is_touched(lab_hosts, group, tmp_path):
+    campaign = yaml.safe_load((ROOT / "campaigns" / "lab.yml").read_text())
+    campaign["timeout_margin"] = 1
+    campaign["components"][0]["expected_duration"] = "3s"  # the install takes far longer
+    path = tmp_path / "campaign.yml"
+    path.write_text(yaml.safe_dump(campaign))
+    canary = lab_hosts[group("controllers")[0]]
+    canary.run("rm -rf /opt/keystone/29.1.0")  # an earlier test left a complete venv there
+    proc = run_playbook("upgrade.yml", "-e", f"escalator_campaign={path}", "-e", f"escalator_state_dir={STATE}")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert "did not finish within 3 s and was stopped" in out, out[-3000:]
+    assert "the steps before the first node failed, no node was touched" in out, out[-3000:]
+    assert not canary.file("/opt/keystone/29.1.0/.installed").exists  # never taken for a complete venv
+    assert canary.run("pgrep -f '[p]ip install'").rc == 1  # killed, not left running ([p]: not this shell)
+    assert_all_serving_at(lab_hosts, group, "28.1.0")
+    assert {node["result"] for node in last_report()["nodes"].values()} == {"not reached"}
 
 
 def test_3_rollback_all_puts_back_the_batches_already_done(probe_run, lab_hosts, group, tmp_path):

@@ -32,6 +32,8 @@ def test_the_bound_is_the_slowest_work_of_each_batch_with_the_canary_install():
     assert figures["lower_bound_s"] == 60.0 + 27.0
     assert figures["ratio"] == pytest.approx(110.0 / 87.0, abs=1e-3)
     assert figures["batches"] == [1, 2]
+    # Counting the database steps as unavoidable: 8 s before the first node, 3 s after the last.
+    assert figures["lower_bound_with_component_steps_s"] == 87.0 + 8.0 + 3.0
 
 
 def test_the_overhead_parts_add_up_to_wall_time_less_the_bound():
