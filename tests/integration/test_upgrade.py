@@ -50,6 +50,24 @@ def failing_campaign(tmp_path, on_failure):
     return path
 
 
+def run_under_probe(probe_run, name, *extra):
+    """Run a playbook with the traffic probe running before, during and after it: (process, summary)."""
+    run = probe_run()
+    time.sleep(2)
+    proc = run_playbook(name, "-e", f"escalator_state_dir={STATE}", *extra)
+    time.sleep(2)
+    return proc, run.stop()
+
+
+def upgrade_with_failing_node(probe_run, host, campaign):
+    """upgrade.yml under the probe, with host marked to fail its verify once it runs 29.1.0."""
+    host.run(f"touch {MARKER}")
+    try:
+        return run_under_probe(probe_run, "upgrade.yml", "-e", f"escalator_campaign={campaign}")
+    finally:
+        host.run(f"rm -f {MARKER}")
+
+
 def set_server(lb, name, state):
     lb.check_output(f"echo 'set server keystone/{name} state {state}' | socat stdio /run/haproxy/admin.sock")
 
@@ -69,18 +87,9 @@ def assert_all_serving_at(lab_hosts, group, version):
 
 
 def test_1_failing_canary_is_restored_and_the_run_stops(probe_run, lab_hosts, group, tmp_path):
-    path = failing_campaign(tmp_path, "rollback_batch")
     controllers = group("controllers")
-    canary = lab_hosts[controllers[0]]
-    canary.run(f"touch {MARKER}")
-    run = probe_run()
-    try:
-        time.sleep(2)
-        proc = run_playbook("upgrade.yml", "-e", f"escalator_campaign={path}", "-e", f"escalator_state_dir={STATE}")
-        time.sleep(2)
-        summary = run.stop()
-    finally:
-        canary.run(f"rm -f {MARKER}")
+    proc, summary = upgrade_with_failing_node(probe_run, lab_hosts[controllers[0]],
+                                              failing_campaign(tmp_path, "rollback_batch"))
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
     assert "failed, restored" in out and "The run stopped" in out, out[-3000:]
@@ -127,18 +136,9 @@ def test_2b_a_hung_install_is_stopped_and_no_node_is_touched(lab_hosts, group, t
 
 
 def test_3_rollback_all_puts_back_the_batches_already_done(probe_run, lab_hosts, group, tmp_path):
-    path = failing_campaign(tmp_path, "rollback_all")
     controllers = group("controllers")
-    second = lab_hosts[controllers[1]]
-    second.run(f"touch {MARKER}")
-    run = probe_run()
-    try:
-        time.sleep(2)
-        proc = run_playbook("upgrade.yml", "-e", f"escalator_campaign={path}", "-e", f"escalator_state_dir={STATE}")
-        time.sleep(2)
-        summary = run.stop()
-    finally:
-        second.run(f"rm -f {MARKER}")
+    proc, summary = upgrade_with_failing_node(probe_run, lab_hosts[controllers[1]],
+                                              failing_campaign(tmp_path, "rollback_all"))
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
     assert "the nodes it upgraded were rolled back" in out, out[-3000:]
@@ -158,11 +158,7 @@ def test_4_rolling_upgrade_resumes_and_has_no_failed_request(probe_run, lab_host
     pathlib.Path(STATE, "drained").mkdir(parents=True, exist_ok=True)
     pathlib.Path(STATE, "drained", controllers[0]).write_text(controllers[0] + "\n")
     set_server(lab_hosts[lb], controllers[0], "maint")
-    run = probe_run()
-    time.sleep(2)
-    proc = run_playbook("upgrade.yml", "-e", f"escalator_state_dir={STATE}")
-    time.sleep(2)
-    summary = run.stop()
+    proc, summary = run_under_probe(probe_run, "upgrade.yml")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert_all_serving_at(lab_hosts, group, "29.1.0")
     assert not list(pathlib.Path(STATE, "drained").iterdir())
@@ -185,11 +181,7 @@ def test_5_second_run_changes_nothing(group):
 
 
 def test_6_rollback_brings_every_controller_back(probe_run, lab_hosts, group):
-    run = probe_run()
-    time.sleep(2)
-    proc = run_playbook("rollback.yml", "-e", f"escalator_state_dir={STATE}")
-    time.sleep(2)
-    summary = run.stop()
+    proc, summary = run_under_probe(probe_run, "rollback.yml")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert_all_serving_at(lab_hosts, group, "28.1.0")
     assert summary["failed"] == 0, summary
