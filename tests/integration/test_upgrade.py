@@ -1,10 +1,10 @@
 """The rolling upgrade on the lab, with the traffic probe running: the product's promise.
 
 Order matters and is kept by the test names: a failing canary (the lab stays at 28.1.0),
-a refused run, a hung install stopped before any node is touched, a failing second node
-with rollback_all (back to 28.1.0), the real upgrade to 29.1.0 resuming a run that was
-killed with the canary drained, a second run that has nothing to do, and rollback.yml
-back to 28.1.0.
+a refused run, a hung install stopped before any node is touched, a failing canary with
+no load balancer, a failing second node with rollback_all (back to 28.1.0), the real
+upgrade to 29.1.0 resuming a run that was killed with the canary drained, a second run
+that has nothing to do, and rollback.yml back to 28.1.0.
 """
 
 import json
@@ -133,6 +133,25 @@ def test_2b_a_hung_install_is_stopped_and_no_node_is_touched(lab_hosts, group, t
     assert canary.run("pgrep -f '[p]ip install'").rc == 1  # killed, not left running ([p]: not this shell)
     assert_all_serving_at(lab_hosts, group, "28.1.0")
     assert {node["result"] for node in last_report()["nodes"].values()} == {"not reached"}
+
+
+def test_2c_without_a_load_balancer_the_node_is_upgraded_verified_and_restored(probe_run, lab_hosts, group,
+                                                                               tmp_path):
+    # maintenance: none (as with a Pacemaker or Nova backend, there is no load balancer to
+    # guard at): the canary goes all the way to its verify, which fails, and is restored.
+    campaign = yaml.safe_load(failing_campaign(tmp_path, "rollback_batch").read_text())
+    campaign["components"][0]["maintenance"] = {"backend": "none"}
+    path = tmp_path / "no-balancer.yml"
+    path.write_text(yaml.safe_dump(campaign))
+    controllers = group("controllers")
+    # Not drained, the canary's restart may fail requests: the probe's figures are not the point here.
+    proc, dummy = upgrade_with_failing_node(probe_run, lab_hosts[controllers[0]], path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    node = last_report()["nodes"][controllers[0]]
+    assert node["result"] == "failed, restored", node
+    assert "injected failure" in node["error"], node  # past the guard, failed at its verify
+    assert_all_serving_at(lab_hosts, group, "28.1.0")
 
 
 def test_3_rollback_all_puts_back_the_batches_already_done(probe_run, lab_hosts, group, tmp_path):
