@@ -13,7 +13,7 @@ it. ratio_with_component_steps also counts the component-wide steps (the databas
 expand, migrate and contract) as unavoidable work.
 
 Needs the lab up (`make lab-up`, or `make benchmarks` which brings it up); takes about
-fifteen minutes on the 2-core reference machine.
+twenty minutes on the 2-core reference machine.
     python3 benchmarks/rolling_upgrade.py [--scenarios escalator all_at_once_no_drain serial_no_drain]
 """
 
