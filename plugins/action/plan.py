@@ -113,4 +113,3 @@ def _read_previous(dest):
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
