@@ -49,11 +49,15 @@ class ActionModule(ActionBase):
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
 
         try:
-            campaign_doc, source, base_dir = self._load_campaign(args["campaign"])
+            campaign_doc, source, base_dir, source_text = self._load_campaign(args["campaign"])
         except (OSError, AnsibleFileNotFound, ValueError) as exc:
             return dict(result, failed=True, msg=f"Cannot read the campaign: {to_native(exc)}")
 
         groups = _plain(task_vars.get("groups", {}))
+        unknown = [h for h in args["down_hosts"] if h not in (groups.get("all") or [])]
+        if unknown:
+            return dict(result, failed=True,
+                        msg=f"down_hosts: {', '.join(unknown)} not in the inventory (give inventory host names)")
         try:
             campaign = validate(campaign_doc, base_dir=base_dir)
             artifacts = check_artifacts(campaign) if args["check_artifacts"] else []
@@ -75,7 +79,8 @@ class ActionModule(ActionBase):
             # The same run planned again (a resume): it keeps the time it was first planned.
             plan["created_at"] = current.get("created_at", plan["created_at"])
         table = render_table(plan)
-        result.update(plan=plan, table=table, table_lines=table.splitlines(), changed=False)
+        result.update(plan=plan, table=table, table_lines=table.splitlines(), changed=False,
+                      campaign_text=source_text)
 
         if args["dest"]:
             result["dest"] = args["dest"]
@@ -89,18 +94,20 @@ class ActionModule(ActionBase):
         return result
 
     def _load_campaign(self, campaign):
-        """(document, where it came from, directory relative artifact paths start from)."""
+        """(document, where it came from, directory relative artifact paths start from, text)."""
         if isinstance(campaign, dict):
-            return _plain(campaign), "given as a mapping", self._loader.get_basedir()
+            doc = _plain(campaign)
+            return doc, "given as a mapping", self._loader.get_basedir(), yaml.safe_dump(doc, sort_keys=False)
         if not isinstance(campaign, str):
             raise ValueError(f"campaign must be a file path or a mapping, got {type(campaign).__name__}")
         path = self._find_needle("files", campaign) if not os.path.isabs(campaign) else campaign
         with open(path, encoding="utf-8") as fh:
-            try:
-                doc = yaml.safe_load(fh)
-            except yaml.YAMLError as exc:
-                raise ValueError(f"{path} is not valid YAML: {exc}") from exc
-        return doc, path, os.path.dirname(path)
+            text = fh.read()
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path} is not valid YAML: {exc}") from exc
+        return doc, path, os.path.dirname(path), text
 
 
 def _read_previous(dest):

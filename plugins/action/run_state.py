@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.opnfv.escalator.plugins.plugin_utils._run_state import RunState, RunStateError
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._run_state import (
+    RunState,
+    RunStateError,
+    process_identity,
+)
 
 ARGUMENT_SPEC = {
     "path": {"type": "path", "required": True},
@@ -45,7 +50,8 @@ class ActionModule(ActionBase):
         try:
             # The lock first: a refused run writes nothing.
             if args["lock"] == "taken":
-                changed |= state.lock(args["owner"], check=check)
+                # Workers are forked by ansible-playbook: the parent is the run's own process.
+                changed |= state.lock(args["owner"], check=check, process=process_identity(os.getppid()))
             for name, content in (args["files"] or {}).items():
                 changed |= state.save(name, _text(content), check=check)
             if args["drained"] is not None:
@@ -56,5 +62,6 @@ class ActionModule(ActionBase):
                 changed |= state.unlock(check=check)
         except (RunStateError, OSError) as exc:
             return dict(result, failed=True, changed=changed, msg=f"Run state under {state.root}: {exc}")
-        result.update(changed=changed, path=state.root, lock_owner=state.owner(), drained=state.drained())
+        result.update(changed=changed, path=state.root, lock_owner=state.owner(), drained=state.drained(),
+                      taken_over=state.taken_over)
         return result

@@ -50,6 +50,7 @@ options:
     description:
       - Hosts already out of service, for example those that failed a health check.
         They count against every budget they belong to and are left out of the batches.
+        Each must be a host of the inventory.
     type: list
     elements: str
     default: []
@@ -91,7 +92,7 @@ plan:
     plan_format:
       description: Version of the plan format.
       type: int
-      sample: 1
+      sample: 2
     run_id:
       description: Identifier of this run, used in snapshot names and logs.
       type: str
@@ -121,6 +122,29 @@ plan:
       description: Expected duration of the whole run, in seconds.
       type: float
       sample: 480.0
+    run_hosts:
+      description:
+        - The upgrade play's hosts in order - each batch's (component, host) pairs, named
+          C(<component>@<host>), then the batch's witness (C(host) null); see
+          M(opnfv.escalator.add_pair).
+      type: list
+      elements: dict
+    serial:
+      description: The upgrade play's batch sizes, witnesses included.
+      type: list
+      elements: int
+    batches:
+      description: Every batch of the run, with its component, pairs and witness.
+      type: list
+      elements: dict
+    rollback_hosts:
+      description: The rollback play's hosts - pairs last upgraded first, each followed by a witness.
+      type: list
+      elements: dict
+campaign_text:
+  description: The campaign as it was read, kept with the run so every later step uses this copy.
+  returned: success
+  type: str
 table:
   description: The plan as a table for people.
   returned: success

@@ -15,6 +15,10 @@ description:
   - O(lock=taken) takes the run lock, a directory created with one atomic C(mkdir) and an
     C(owner) file inside; a second run is refused with the owner named. O(lock=released)
     removes it.
+  - The lock also records the process of the run (host, pid and start time). A lock whose
+    process is gone from this machine (the run was killed or stopped with Ctrl-C) is
+    taken over, and RV(taken_over) names its owner; a lock held from another machine is
+    always refused.
   - O(files) writes files of the run (its plan, its report) atomically.
   - O(drained) records that a run takes a node out of service, O(undrained) that it put it
     back. A run killed in between leaves the marker, so the next run knows the node is out
@@ -107,4 +111,11 @@ drained:
   type: list
   elements: str
   sample: [ctl1]
+taken_over:
+  description:
+    - The owner of a lock left behind by a run whose process is gone (killed, or stopped
+      with Ctrl-C), when this call took it over; null otherwise.
+  returned: success
+  type: str
+  sample: run 20261122T101500Z-1a2b3c4d
 """

@@ -22,7 +22,50 @@ import math
 
 from ._campaign import CampaignError, match_pattern, names_single_host
 
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
+# A pair is one component on one host: the unit the upgrade play walks. Its name is the
+# alias the play knows it by; the real host stays its connection target.
+PAIR_SEPARATOR = "@"
+
+
+def pair_name(component, host):
+    return f"{component}{PAIR_SEPARATOR}{host}"
+
+
+def run_hosts(components):
+    """The upgrade play's host list and serial sizes: each batch's pairs, then its witness.
+
+    The witness is a host of its own on the controller's local connection. It never
+    fails, so a batch whose every pair fails or becomes unreachable does not end the
+    playbook (Ansible stops a playbook when a whole serial batch fails), and once the
+    batch's pairs are done it checks that none of them was lost on the way.
+    """
+    hosts, serial, batches = [], [], []
+    for comp in components:
+        for k, members in enumerate(comp["batch_hosts"]):
+            index = len(batches)
+            names = [pair_name(comp["name"], h) for h in members]
+            witness = f"escalator-batch-{index + 1}"
+            batches.append({"index": index, "component": comp["name"], "pairs": names, "witness": witness,
+                            "first": k == 0, "last": k == len(comp["batch_hosts"]) - 1})
+            hosts += [{"name": n, "host": h, "component": comp["name"], "batch": index}
+                      for n, h in zip(names, members)]
+            hosts.append({"name": witness, "host": None, "component": comp["name"], "batch": index})
+            serial.append(len(names) + 1)
+    return hosts, serial, batches
+
+
+def rollback_hosts(components):
+    """The rollback play's host list: components last first, each one's hosts in reverse
+    upgrade order, one pair a batch, each followed by its witness (serial 2)."""
+    hosts = []
+    for comp in reversed(components):
+        for h in reversed([h for batch in comp["batch_hosts"] for h in batch]):
+            index = len(hosts) // 2
+            hosts.append({"name": pair_name(comp["name"], h), "host": h, "component": comp["name"], "batch": index})
+            hosts.append({"name": f"escalator-rollback-{index + 1}", "host": None, "component": comp["name"],
+                          "batch": index})
+    return hosts
 
 
 def allowed_out(size, budget):
@@ -319,8 +362,8 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
             batches += pack(site_hosts, host_budgets, site_budgets, campaign["canary"])
             bound += lower_bound(site_budgets)
         expected = comp["expected_duration"]
-        phases = {when: [dict(step, expected_duration=step.get("expected_duration", expected))
-                         for step in comp["phases"][when]] for when in ("before", "after")}
+        phases = {when: [_step(step, expected, campaign["timeout_margin"]) for step in comp["phases"][when]]
+                  for when in ("before", "after")}
         phase_time = sum(step["expected_duration"] for when in phases for step in phases[when])
         components.append({
             "name": comp["name"],
@@ -350,6 +393,7 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
     if errors:
         raise CampaignError(errors)
 
+    hosts, serial, batches = run_hosts(components)
     now = now or datetime.datetime.now(datetime.timezone.utc)
     if run_id is None:
         digest = hashlib.sha256(json.dumps(campaign, sort_keys=True, default=str).encode()
@@ -366,7 +410,18 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
         "batches_total": sum(len(c["batches"]) for c in components),
         "expected_duration_s": sum(c["total_expected_s"] for c in components),
         "down_hosts": sorted(down),
+        "run_hosts": hosts,
+        "serial": serial,
+        "batches": batches,
+        "rollback_hosts": rollback_hosts(components),
     }
+
+
+def _step(step, expected, margin):
+    """A component-wide step with its own expected duration (the component's when it has
+    none) and the time after which it is stopped as hung."""
+    duration = step.get("expected_duration") or expected
+    return dict(step, expected_duration=duration, timeout_s=round(duration * margin, 1))
 
 
 def _fmt_duration(seconds):

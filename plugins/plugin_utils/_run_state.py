@@ -14,8 +14,31 @@ would change, anything. Pure Python, no Ansible: the action plugin and the tests
 from __future__ import annotations
 
 import os
+import socket
 
 SUBDIRS = ("runs", "drained")
+
+
+def process_identity(pid):
+    """'<host> <pid> <start time>' of a process on this machine, or None when it is gone.
+
+    The start time (from /proc) tells a live process from a later one that got the same
+    pid."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return f"{socket.gethostname()} {pid} {fields[19]}"
+
+
+def process_alive(identity):
+    """False when identity names a process of this machine that is gone; True when it is
+    alive or belongs to another machine (which cannot be asked)."""
+    parts = (identity or "").split()
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return True
+    return process_identity(int(parts[1])) == identity
 
 
 class RunStateError(Exception):
@@ -47,6 +70,9 @@ class RunState:
         self.root = os.path.abspath(root)
         self.lock_dir = os.path.join(self.root, "lock")
         self.owner_file = os.path.join(self.lock_dir, "owner")
+        self.process_file = os.path.join(self.lock_dir, "process")
+        # The owner of a lock left by a run whose process is gone, when lock() took it over.
+        self.taken_over = None
 
     def owner(self):
         """Who holds the lock (its owner file, stripped), '' when held without one, None when free."""
@@ -54,15 +80,30 @@ class RunState:
             return None
         return (_read(self.owner_file) or "").strip()
 
-    def lock(self, owner, check=False):
-        """Take the lock for owner; taking it again for the same owner changes nothing."""
+    def holder_process(self):
+        """The identity of the process holding the lock, as process_identity() wrote it."""
+        return (_read(self.process_file) or "").strip() or None
+
+    def lock(self, owner, check=False, process=None):
+        """Take the lock for owner; taking it again for the same owner changes nothing.
+
+        ``process`` is the identity of the process taking it (process_identity()). A lock
+        whose process is known to be gone (a run killed, or stopped with Ctrl-C) is taken
+        over and its owner kept in ``taken_over``; any other held lock is refused.
+        """
         held = self.owner()
         if held == owner:
             return False
         if held is not None:
-            raise RunStateError(
-                f"Another run holds the lock {self.lock_dir} (owner: {held or 'unknown'}). If no run is "
-                "going on (a run that crashed leaves it behind), remove that directory and run again.")
+            if process_alive(self.holder_process()):
+                running = f", process {self.holder_process()}" if self.holder_process() else ""
+                raise RunStateError(
+                    f"Another run holds the lock {self.lock_dir} (owner: {held or 'unknown'}{running}). Wait for "
+                    "it to finish; if no run is going on (one on another machine that crashed leaves it "
+                    "behind), remove that directory and run again.")
+            self.taken_over = held
+            if not check:
+                self.unlock()
         if check:
             return True
         for name in SUBDIRS:
@@ -74,6 +115,8 @@ class RunState:
             raise RunStateError(f"Another run took the lock {self.lock_dir} at the same moment; "
                                 "run again once it has finished.") from None
         write_atomic(self.owner_file, owner + "\n")
+        if process:
+            write_atomic(self.process_file, process + "\n")
         return True
 
     def unlock(self, check=False):

@@ -30,7 +30,7 @@ def test_plan_of_the_example_cloud(tmp_path):
     proc = run_plan("-e", f"escalator_plan_file={dest}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     plan = json.loads(dest.read_text())
-    assert plan["plan_format"] == 1
+    assert plan["plan_format"] == 2
     assert plan["order"] == ["keystone", "nova-control", "network-agents", "nova-compute", "ceph-osd"]
     compute = plan["components"][3]
     assert compute["canary"] == "cmp-a01" and compute["batches"][0] == 1

@@ -8,6 +8,8 @@ import sys
 
 import yaml
 
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._run_state import process_identity
+
 ROOT = pathlib.Path(__file__).resolve().parents[4]
 
 
@@ -49,11 +51,13 @@ def test_take_the_lock_four_ways(tmp_path):
 def test_a_second_run_is_refused_and_writes_nothing(tmp_path):
     state = tmp_path / "state"
     play(tmp_path, [take(state)])
+    # The first playbook has ended: stand in for a run that is still going on.
+    (state / "lock" / "process").write_text(process_identity(os.getpid()) + "\n")
     second = take(state, "run B")
     second["opnfv.escalator.run_state"]["files"] = {"runs/b.plan.json": "{}"}
     rc, (result,) = play(tmp_path, [second])
     assert rc == 2 and result["failed"] is True
-    assert "Another run holds the lock" in result["msg"] and "(owner: run A)" in result["msg"]
+    assert "Another run holds the lock" in result["msg"] and "(owner: run A, process " in result["msg"]
     assert not (state / "runs" / "b.plan.json").exists()
 
 
@@ -82,3 +86,11 @@ def test_bad_arguments_are_named(tmp_path):
         "path": str(tmp_path), "files": {"../x": "y"}}}])
     assert rc == 2 and "files: '../x' must be a path inside the state directory" in result["msg"]
     assert not (tmp_path.parent / "x").exists()
+
+
+def test_a_lock_left_by_a_run_that_was_killed_is_taken_over(tmp_path):
+    state = tmp_path / "state"
+    play(tmp_path, [take(state)])
+    rc, (result,) = play(tmp_path, [take(state, "run B")])
+    assert rc == 0 and result["changed"] is True
+    assert result["taken_over"] == "run A" and result["lock_owner"] == "run B"

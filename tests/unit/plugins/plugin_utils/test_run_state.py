@@ -4,7 +4,12 @@ import os
 
 import pytest
 
-from ansible_collections.opnfv.escalator.plugins.plugin_utils._run_state import RunState, RunStateError
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._run_state import (
+    RunState,
+    RunStateError,
+    process_alive,
+    process_identity,
+)
 
 
 def tree(root):
@@ -19,7 +24,7 @@ def test_the_lock_is_taken_once_and_names_its_owner_to_the_next_run(tmp_path):
     assert state.owner() == "run A"
     assert tree(tmp_path / "state") == ["drained/", "lock/", "lock/owner", "runs/"]
     assert state.lock("run A") is False  # the same run again changes nothing
-    with pytest.raises(RunStateError, match=r"Another run holds the lock .*/lock \(owner: run A\)\. If no run"):
+    with pytest.raises(RunStateError, match=r"Another run holds the lock .*/lock \(owner: run A\)\. Wait for it"):
         state.lock("run B")
     assert state.owner() == "run A"
 
@@ -81,3 +86,27 @@ def test_files_stay_inside_the_state_directory(tmp_path, name):
     with pytest.raises(RunStateError, match=r"must be a path inside the state directory"):
         RunState(tmp_path / "state").save(name, "x")
     assert not (tmp_path / "state").exists()
+
+
+def test_a_lock_whose_process_is_gone_is_taken_over(tmp_path):
+    alive = process_identity(os.getpid())
+    state = RunState(tmp_path / "state")
+    assert state.lock("run A", process=alive) is True
+    assert state.holder_process() == alive
+    with pytest.raises(RunStateError, match=r"owner: run A, process .* \d+ \d+\)"):
+        state.lock("run B", process=alive)
+    # A process of this machine that has ended (its start time no longer matches).
+    host, pid, start = alive.split()
+    (tmp_path / "state" / "lock" / "process").write_text(f"{host} {pid} {int(start) + 1}\n")
+    assert process_alive(state.holder_process()) is False
+    assert state.lock("run B", check=True) is True and state.owner() == "run A"
+    assert state.lock("run B", process=alive) is True
+    assert state.taken_over == "run A" and state.owner() == "run B"
+
+
+def test_a_lock_held_from_another_machine_is_never_taken_over(tmp_path):
+    state = RunState(tmp_path / "state")
+    state.lock("run A", process="elsewhere 1 1")
+    assert process_alive("elsewhere 1 1") is True
+    with pytest.raises(RunStateError, match="Another run holds the lock"):
+        state.lock("run B")

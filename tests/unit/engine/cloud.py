@@ -1,0 +1,110 @@
+"""A twelve-component cloud on fourteen hosts, all on the local connection.
+
+Each host is a directory; a component's version on a host is a file there. The `tasks`
+upgrade method writes it, the `command` maintenance backend records every node taken out
+of service and put back, so a test can replay the run and check every budget.
+"""
+
+import pathlib
+
+import yaml
+
+HOSTS = [f"h{n:02d}" for n in range(1, 15)]
+GROUPS = {
+    "ctl": HOSTS[0:3], "net": HOSTS[3:5], "cmp": HOSTS[5:11], "stor": HOSTS[11:14],
+    "rack_a": ["h01", "h04", "h06", "h07", "h08", "h12"],
+    "rack_b": ["h02", "h05", "h09", "h10", "h13"],
+    "rack_c": ["h03", "h11", "h14"],
+    "vnf_fw": ["h06", "h09"], "vnf_lb": ["h07", "h10", "h11"],
+}
+# name, targets, depends_on, redundancy
+COMPONENTS = [
+    ("keystone", "ctl", [], {"max_unavailable": 1}),
+    ("glance", "ctl", ["keystone"], {"max_unavailable": 2, "groups": [{"match": "rack_*", "max_unavailable": 1}]}),
+    ("placement", "ctl", ["glance"], {"max_unavailable": 1}),
+    ("nova-api", "ctl", ["placement"], {"min_available": 2}),
+    ("nova-conductor", "ctl", ["nova-api"], {"max_unavailable": 1}),
+    ("neutron-server", "ctl", ["nova-conductor"], {"max_unavailable": 1}),
+    ("neutron-agents", "net", ["neutron-server"], {"min_available": 1}),
+    ("nova-compute", "cmp", ["neutron-agents"], {"max_unavailable": "50%", "anti_affinity": ["vnf_*"],
+                                                  "groups": [{"match": "rack_*", "max_unavailable": 1}]}),
+    ("ovs", "cmp", ["nova-compute"], {"max_unavailable": 2, "groups": [{"match": "rack_*", "max_unavailable": 1}]}),
+    ("telemetry", "ctl:cmp", ["ovs"], {"max_unavailable": "25%", "groups": [{"match": "rack_*", "max_unavailable": 2}]}),
+    ("ceph-mon", "stor", [], {"max_unavailable": 1}),
+    ("ceph-osd", "stor", ["ceph-mon"], {"max_unavailable": 1, "groups": [{"match": "rack_*", "max_unavailable": 1}]}),
+]
+
+UPGRADE_TASKS = """\
+- name: Fail when this pair is marked to fail
+  ansible.builtin.assert:
+    that: not ((cloud_root ~ '/fail/' ~ escalator_component ~ '@' ~ escalator_host) is exists)
+    fail_msg: injected failure
+- name: Write the new version
+  ansible.builtin.copy:
+    dest: "{{ cloud_root }}/hosts/{{ escalator_host }}/{{ escalator_component }}.version"
+    content: "{{ upgrade_version }}\\n"
+    mode: "0644"
+- name: Record the upgrade
+  ansible.builtin.shell: echo "$(date +%s.%N) upgrade {{ escalator_host }} {{ escalator_component }}" >> {{ cloud_root }}/events
+  changed_when: true
+"""
+
+
+def build(root, version="2.0"):
+    """Write the inventory, the campaign and the hosts at version 1.0 under root."""
+    root = pathlib.Path(root)
+    for host in HOSTS:
+        (root / "hosts" / host).mkdir(parents=True, exist_ok=True)
+    (root / "fail").mkdir(exist_ok=True)
+    targets = {name: [h for t in tg.split(":") for h in GROUPS[t]] for name, tg, _d, _r in COMPONENTS}
+    for name, hosts in targets.items():
+        for host in hosts:
+            (root / "hosts" / host / f"{name}.version").write_text("1.0\n")
+    (root / "upgrade.yml").write_text(UPGRADE_TASKS)
+    events = root / "events"
+    events.touch()
+    ver = f"cat {root}/hosts/{{{{ escalator_host }}}}/{{{{ escalator_component }}}}.version"
+    campaign = {
+        "format": 1, "name": "twelve-components", "canary": True, "timeout_margin": 3,
+        "components": [{
+            "name": name, "targets": tg, "depends_on": deps, "version": version, "redundancy": red,
+            "artifact": {"type": "package", "name": name},
+            "expected_duration": "20s",
+            "maintenance": {"backend": "command", "settings": {
+                "enter": f"touch {root}/hosts/{{{{ escalator_host }}}}/{name}.out; "
+                         f"echo \"$(date +%s.%N) out {{{{ escalator_host }}}} {name}\" >> {events}",
+                "exit": f"rm -f {root}/hosts/{{{{ escalator_host }}}}/{name}.out; "
+                        f"echo \"$(date +%s.%N) in {{{{ escalator_host }}}} {name}\" >> {events}",
+                "status": f"test -e {root}/hosts/{{{{ escalator_host }}}}/{name}.out",
+                "timeout": 30}},
+            "snapshot": {"paths": [f"{root}/hosts/{{{{ escalator_host }}}}/{name}.version"]},
+            "upgrade": {"method": "tasks", "tasks_file": str(root / "upgrade.yml"),
+                        "version_check": {"type": "version", "command": ver}},
+            "verify": [{"name": f"{name} runs", "type": "file",
+                        "path": f"{root}/hosts/{{{{ escalator_host }}}}/{name}.version"}],
+            "on_failure": "rollback_batch",
+            "phases": {"before": [{"name": "expand", "command": f"touch {root}/{name}.expanded",
+                                   "expected_duration": 5}]} if name == "keystone" else {},
+        } for name, tg, deps, red in COMPONENTS],
+    }
+    (root / "campaign.yml").write_text(yaml.safe_dump(campaign, sort_keys=False))
+    inventory = {"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                 "cloud_root": str(root), "escalator_campaign": str(root / "campaign.yml")},
+        "hosts": {h: {} for h in HOSTS},
+        "children": {g: {"hosts": {h: {} for h in hs}} for g, hs in GROUPS.items()},
+    }}
+    (root / "hosts.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return root
+
+
+def targets():
+    return {name: [h for t in tg.split(":") for h in GROUPS[t]] for name, tg, _d, _r in COMPONENTS}
+
+
+def events(root):
+    out = []
+    for line in (pathlib.Path(root) / "events").read_text().splitlines():
+        t, kind, host, comp = line.split()
+        out.append((float(t), kind, host, comp))
+    return sorted(out)

@@ -1,0 +1,140 @@
+"""The whole engine on a cloud of twelve components and fourteen hosts, on the local
+connection: real ansible-playbook runs of upgrade.yml and rollback.yml, in seconds.
+
+Hosts are shared between components and budgets sit on overlapping groups (racks, VNF
+anti-affinity groups); the tests replay the run's events to check that every
+(component, host) pair is upgraded exactly once, in dependency order, and that no budget
+is ever exceeded.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+import cloud
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+
+def run(root, playbook, *extra):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORKS="20",
+               PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.run(["ansible-playbook", "-i", str(root / "hosts.yml"), str(ROOT / "playbooks" / playbook),
+                           "-e", f"escalator_state_dir={root / 'state'}", *extra],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=900, check=False)
+
+
+def reports(root, kind="report"):
+    return [json.loads(p.read_text()) for p in sorted((root / "state" / "runs").glob(f"*.{kind}.json"),
+                                                        key=lambda p: p.stat().st_mtime)]
+
+
+def versions(root):
+    return {(c, h): (root / "hosts" / h / f"{c}.version").read_text().strip()
+            for c, hosts in cloud.targets().items() for h in hosts}
+
+
+def assert_budgets_kept(root, plan):
+    """Replay the out/in events: no budget of any component's group is ever exceeded."""
+    out = {}
+    for _t, kind, host, comp in cloud.events(root):
+        if kind == "out":
+            out.setdefault(comp, set()).add(host)
+            for budget in next(c for c in plan["components"] if c["name"] == comp)["budgets"]:
+                members = cloud.GROUPS.get(budget["group"]) or cloud.targets()[comp]
+                taken = out[comp] & set(members)
+                assert len(taken) <= budget["allowed_out"], (comp, budget, sorted(taken))
+        elif kind == "in":
+            out[comp].discard(host)
+    assert not any(out.values()), f"left out of service: {out}"
+
+
+@pytest.fixture(scope="module")
+def upgraded(tmp_path_factory):
+    root = cloud.build(tmp_path_factory.mktemp("cloud"))
+    proc = run(root, "upgrade.yml")
+    return root, proc
+
+
+def test_every_pair_is_upgraded_once_in_dependency_order_within_every_budget(upgraded):
+    root, proc = upgraded
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert set(versions(root).values()) == {"2.0"}
+    events = cloud.events(root)
+    upgrades = [(comp, host) for _t, kind, host, comp in events if kind == "upgrade"]
+    expected = [(c, h) for c, hosts in cloud.targets().items() for h in hosts]
+    assert sorted(upgrades) == sorted(expected), "each (component, host) pair exactly once"
+    first = {c: min(i for i, (comp, _h) in enumerate(upgrades) if comp == c) for c in cloud.targets()}
+    last = {c: max(i for i, (comp, _h) in enumerate(upgrades) if comp == c) for c in cloud.targets()}
+    for name, _tg, deps, _red in cloud.COMPONENTS:
+        for dep in deps:
+            assert last[dep] < first[name], f"{dep} must be done before {name} starts"
+    (report,) = reports(root)
+    plan = json.loads((root / "state" / "runs" / f"{report['run_id']}.plan.json").read_text())
+    assert_budgets_kept(root, plan)
+    assert len(report["nodes"]) == len(expected) == 47
+    assert {n["result"] for n in report["nodes"].values()} == {"upgraded"}
+    assert report["nodes"]["telemetry@h06"]["host"] == "h06"
+    assert not (root / "state" / "lock").exists()
+    assert (root / "keystone.expanded").exists()
+    # The run kept the campaign it was planned from.
+    assert (root / "state" / "runs" / f"{report['run_id']}.campaign.yml").read_text() == (root / "campaign.yml").read_text()
+
+
+def test_a_second_run_changes_nothing(upgraded):
+    root, _proc = upgraded
+    before = cloud.events(root)
+    proc = run(root, "upgrade.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert cloud.events(root) == before
+    report = reports(root)[-1]
+    assert {n["result"] for n in report["nodes"].values()} == {"already done"}
+
+
+def test_check_mode_changes_nothing_and_says_what_it_would_do(tmp_path):
+    root = cloud.build(tmp_path)
+    proc = run(root, "upgrade.yml", "--check")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert set(versions(root).values()) == {"1.0"}
+    assert cloud.events(root) == []
+    assert not (root / "state").exists()
+    assert "batch 1 of the run, keystone on h01: 1.0 -> 2.0" in proc.stdout
+    assert "Would run keystone's before steps on h01: expand." in proc.stdout
+
+
+def test_a_failing_pair_is_restored_and_the_run_stops_with_its_report_and_no_lock(tmp_path):
+    root = cloud.build(tmp_path)
+    (root / "fail" / "glance@h02").touch()
+    proc = run(root, "upgrade.yml")
+    assert proc.returncode == 2
+    assert "Upgrade of glance on h02 to 2.0 failed at upgrade" in proc.stdout
+    assert "run upgrade.yml again to resume" in proc.stdout
+    (report,) = reports(root)
+    assert report["nodes"]["glance@h02"]["result"] == "failed, restored"
+    assert report["stop"]["kind"] == "node" and report["stop"]["pairs"] == ["glance@h02"]
+    assert versions(root)[("glance", "h02")] == "1.0"
+    assert versions(root)[("keystone", "h02")] == "2.0"
+    assert not (root / "state" / "lock").exists()
+    assert not list((root / "state" / "drained").iterdir())
+    # Fixed, the same command resumes and finishes.
+    (root / "fail" / "glance@h02").unlink()
+    proc = run(root, "upgrade.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert set(versions(root).values()) == {"2.0"}
+    assert reports(root)[-1]["nodes"]["keystone@h01"]["result"] == "already done"
+
+
+def test_a_refused_plan_leaves_no_lock_and_names_the_field(tmp_path):
+    root = cloud.build(tmp_path)
+    text = (root / "campaign.yml").read_text().replace("max_unavailable: 1\n", "max_unavailable: 0\n", 1)
+    (root / "campaign.yml").write_text(text)
+    proc = run(root, "upgrade.yml")
+    assert proc.returncode == 2
+    assert "components[0].redundancy.max_unavailable: must be at least 1" in proc.stdout
+    assert "Nothing in service was changed" in proc.stdout
+    assert not (root / "state" / "lock").exists()
+    assert cloud.events(root) == []
