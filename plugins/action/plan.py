@@ -14,6 +14,7 @@ from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import (
     check_artifacts,
     validate,
 )
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._options import check_options
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._planner import build_plan, render_table
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._run_state import write_atomic
 
@@ -60,6 +61,9 @@ class ActionModule(ActionBase):
                         msg=f"down_hosts: {', '.join(unknown)} not in the inventory (give inventory host names)")
         try:
             campaign = validate(campaign_doc, base_dir=base_dir)
+            option_errors = check_options(campaign, groups)
+            if option_errors:
+                raise CampaignError(option_errors)
             artifacts = check_artifacts(campaign) if args["check_artifacts"] else []
             plan = build_plan(campaign, groups, down_hosts=args["down_hosts"], run_id=args["run_id"])
         except CampaignError as exc:

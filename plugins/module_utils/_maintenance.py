@@ -21,6 +21,30 @@ ENABLED = "enabled"  # in maintenance: carries no work
 DISABLED = "disabled"  # in service
 
 
+# Each backend's options, as the maintenance_mode module takes them (its argument spec)
+# and as planning checks a campaign's maintenance settings against them.
+BACKEND_OPTIONS = {
+    "haproxy": dict(
+        socket=dict(type="str", default="/run/haproxy/admin.sock"),
+        backends=dict(type="list", elements="str", required=True),
+    ),
+    "nova": dict(
+        cloud=dict(type="str"),
+        reason=dict(type="str", default="upgrade in progress (opnfv.escalator)"),
+        live_migrate=dict(type="bool", default=True),
+        block_migration=dict(type="str", default="auto"),
+    ),
+    "command": dict(
+        enter=dict(type="str", required=True),
+        exit=dict(type="str", required=True),
+        status=dict(type="str", required=True),
+        empty=dict(type="str"),
+        serving=dict(type="str"),
+    ),
+    "pacemaker": {},
+}
+
+
 class MaintenanceError(Exception):
     pass
 

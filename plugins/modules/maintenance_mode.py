@@ -135,6 +135,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.opnfv.escalator.plugins.module_utils._maintenance import (
+    BACKEND_OPTIONS,
     CommandBackend,
     HAProxyBackend,
     HAProxyRuntime,
@@ -185,23 +186,9 @@ def main():
             state=dict(type="str", required=True, choices=["enabled", "disabled"]),
             backend=dict(type="str", required=True, choices=["haproxy", "nova", "pacemaker", "command"]),
             timeout=dict(type="int", default=300),
-            haproxy=dict(type="dict", options=dict(
-                socket=dict(type="str", default="/run/haproxy/admin.sock"),
-                backends=dict(type="list", elements="str", required=True),
-            )),
-            nova=dict(type="dict", options=dict(
-                cloud=dict(type="str"),
-                reason=dict(type="str", default="upgrade in progress (opnfv.escalator)"),
-                live_migrate=dict(type="bool", default=True),
-                block_migration=dict(type="str", default="auto"),
-            )),
-            command=dict(type="dict", options=dict(
-                enter=dict(type="str", required=True),
-                exit=dict(type="str", required=True),
-                status=dict(type="str", required=True),
-                empty=dict(type="str"),
-                serving=dict(type="str"),
-            )),
+            haproxy=dict(type="dict", options=BACKEND_OPTIONS["haproxy"]),
+            nova=dict(type="dict", options=BACKEND_OPTIONS["nova"]),
+            command=dict(type="dict", options=BACKEND_OPTIONS["command"]),
         ),
         supports_check_mode=True,
     )

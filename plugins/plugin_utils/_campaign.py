@@ -168,7 +168,8 @@ def _edit_distance(a, b):
 # ----------------------------------------------------------------------------------
 
 _TOP_REQUIRED = ("name", "components")
-_TOP_OPTIONAL = ("format", "description", "canary", "timeout_margin", "sites")
+_TOP_OPTIONAL = ("format", "description", "canary", "timeout_margin", "sites", "stage_parallel")
+STAGE_PARALLEL = 4
 _COMPONENT_REQUIRED = ("name", "targets", "version", "artifact", "expected_duration")
 _COMPONENT_OPTIONAL = ("depends_on", "redundancy", "maintenance", "snapshot", "verify",
                        "on_failure", "coordination", "phases", "upgrade")
@@ -190,6 +191,7 @@ def validate(doc, base_dir="."):
         "canary": True,
         "timeout_margin": 1.5,
         "sites": None,
+        "stage_parallel": STAGE_PARALLEL,
         "components": [],
     }
     if "format" in top and top["format"] != FORMAT_VERSION:
@@ -202,6 +204,12 @@ def validate(doc, base_dir="."):
             c.error("timeout_margin", f"must be a number of at least 1, got {tm!r}")
         else:
             out["timeout_margin"] = float(tm)
+    if "stage_parallel" in top:
+        sp = top["stage_parallel"]
+        if isinstance(sp, bool) or not isinstance(sp, int) or not 1 <= sp <= 1000:
+            c.error("stage_parallel", f"must be a whole number from 1 to 1000, got {sp!r}")
+        else:
+            out["stage_parallel"] = sp
     if "sites" in top:
         sites = c.mapping(top["sites"], "sites", ("match",), ("one_at_a_time",))
         if sites is not None:

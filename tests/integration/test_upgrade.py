@@ -7,12 +7,14 @@ upgrade to 29.1.0 resuming a run that was killed with the canary drained, a seco
 that has nothing to do, and rollback.yml back to 28.1.0.
 """
 
+import hashlib
 import json
 import os
 import pathlib
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import yaml
@@ -31,6 +33,11 @@ def run_playbook(name, *extra):
                PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     return subprocess.run(["ansible-playbook", "-i", str(ROOT / "inventories" / "lab"), str(ROOT / "playbooks" / name),
                            *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+
+
+def pair(host):
+    """The report's name of the keystone (component, host) pair."""
+    return f"keystone@{host}"
 
 
 def keystone_version(host):
@@ -92,11 +99,11 @@ def test_1_failing_canary_is_restored_and_the_run_stops(probe_run, lab_hosts, gr
                                               failing_campaign(tmp_path, "rollback_batch"))
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
-    assert "failed, restored" in out and "The run stopped" in out, out[-3000:]
+    assert "failed, restored" in out and "run upgrade.yml again to resume" in out, out[-3000:]
     assert_all_serving_at(lab_hosts, group, "28.1.0")
     nodes = last_report()["nodes"]
-    assert nodes[controllers[0]]["result"] == "failed, restored"
-    assert nodes[controllers[1]]["result"] == "not reached"  # the run stopped before the next batch
+    assert nodes[pair(controllers[0])]["result"] == "failed, restored"
+    assert nodes[pair(controllers[1])]["result"] == "not reached"  # the run stopped before the next batch
     assert summary["failed"] == 0, summary
 
 
@@ -110,9 +117,36 @@ def test_2_degraded_group_is_refused_and_nothing_changes(lab_hosts, group):
         set_server(lab_hosts[lb], controllers[2], "ready")
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
-    assert "Preflight refused the run, nothing was changed" in out, out[-3000:]
+    assert "Nothing in service was changed" in out, out[-3000:]
     assert f"redundancy group intact, {controllers[2]} serves at {lb}" in out, out[-3000:]
     wait_all_up(lab_hosts[lb])
+    assert_all_serving_at(lab_hosts, group, "28.1.0")
+
+
+def test_2a_a_refused_plan_takes_no_lock_and_changes_nothing(lab_hosts, group, tmp_path):
+    campaign = yaml.safe_load((ROOT / "campaigns" / "lab.yml").read_text())
+    campaign["components"][0]["maintenance"]["settings"]["lb_group"] = "balancers"
+    path = tmp_path / "campaign.yml"
+    path.write_text(yaml.safe_dump(campaign))
+    proc = run_playbook("upgrade.yml", "-e", f"escalator_campaign={path}", "-e", f"escalator_state_dir={STATE}")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert "components[0].maintenance.settings.lb_group: 'balancers' is no inventory group" in out, out[-3000:]
+    assert "Nothing in service was changed" in out, out[-3000:]
+    assert not os.path.exists(f"{STATE}/lock")
+    assert_all_serving_at(lab_hosts, group, "28.1.0")
+
+
+def test_2d_check_mode_shows_every_batch_and_changes_nothing(lab_hosts, group):
+    reports_before = sorted(pathlib.Path(STATE, "runs").glob("*"))
+    proc = run_playbook("upgrade.yml", "--check", "-e", f"escalator_state_dir={STATE}")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    for n, host in enumerate(group("controllers"), 1):
+        assert f"batch {n} of the run, keystone on {host}: 28.1.0 -> 29.1.0" in out, out[-3000:]
+    assert "Would run the before steps of keystone on ctl1: database expand, database migrate." in out
+    assert "Would run the after steps of keystone on ctl3: database contract." in out
+    assert sorted(pathlib.Path(STATE, "runs").glob("*")) == reports_before
     assert_all_serving_at(lab_hosts, group, "28.1.0")
 
 
@@ -128,11 +162,13 @@ def test_2b_a_hung_install_is_stopped_and_no_node_is_touched(lab_hosts, group, t
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
     assert "did not finish within 3 s and was stopped" in out, out[-3000:]
-    assert "the steps before the first node failed, no node was touched" in out, out[-3000:]
+    assert "failed, no service was touched" in out, out[-3000:]
     assert not canary.file("/opt/keystone/29.1.0/.installed").exists  # never taken for a complete venv
     assert canary.run("pgrep -f '[p]ip install'").rc == 1  # killed, not left running ([p]: not this shell)
     assert_all_serving_at(lab_hosts, group, "28.1.0")
-    assert {node["result"] for node in last_report()["nodes"].values()} == {"not reached"}
+    nodes = last_report()["nodes"]
+    assert nodes[pair(group("controllers")[0])]["result"] == "staging failed, service untouched"
+    assert {node["result"] for node in nodes.values()} <= {"not reached", "staging failed, service untouched"}
 
 
 def test_2c_without_a_load_balancer_the_node_is_upgraded_verified_and_restored(probe_run, lab_hosts, group,
@@ -148,7 +184,7 @@ def test_2c_without_a_load_balancer_the_node_is_upgraded_verified_and_restored(p
     proc, dummy = upgrade_with_failing_node(probe_run, lab_hosts[controllers[0]], path)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
-    node = last_report()["nodes"][controllers[0]]
+    node = last_report()["nodes"][pair(controllers[0])]
     assert node["result"] == "failed, restored", node
     assert "injected failure" in node["error"], node  # past the guard, failed at its verify
     assert_all_serving_at(lab_hosts, group, "28.1.0")
@@ -160,13 +196,37 @@ def test_3_rollback_all_puts_back_the_batches_already_done(probe_run, lab_hosts,
                                               failing_campaign(tmp_path, "rollback_all"))
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-3000:]
-    assert "the nodes it upgraded were rolled back" in out, out[-3000:]
+    assert "the pairs it upgraded were rolled back" in out, out[-3000:]
     assert_all_serving_at(lab_hosts, group, "28.1.0")
     report = last_report()
     assert {name: node["result"] for name, node in report["nodes"].items()} == {
-        controllers[0]: "upgraded, then rolled back", controllers[1]: "failed, restored",
-        controllers[2]: "not reached"}
-    assert f"Upgrade of {controllers[1]}" in report["stopped"]
+        pair(controllers[0]): "upgraded, then rolled back", pair(controllers[1]): "failed, restored",
+        pair(controllers[2]): "not reached"}
+    assert f"Upgrade of keystone on {controllers[1]}" in report["stopped"]
+    assert summary["failed"] == 0, summary
+
+
+def test_3b_rollback_batch_puts_back_the_whole_batch_of_two(probe_run, lab_hosts, group, tmp_path):
+    controllers = group("controllers")
+    campaign = yaml.safe_load(failing_campaign(tmp_path, "rollback_batch").read_text())
+    campaign["components"][0]["redundancy"] = {"max_unavailable": 2}  # canary, then a batch of two
+    path = tmp_path / "batch-of-two.yml"
+    path.write_text(yaml.safe_dump(campaign))
+    proc, summary = upgrade_with_failing_node(probe_run, lab_hosts[controllers[2]], path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    report = last_report()
+    assert {name: node["result"] for name, node in report["nodes"].items()} == {
+        pair(controllers[0]): "upgraded", pair(controllers[1]): "upgraded, then rolled back",
+        pair(controllers[2]): "failed, restored"}
+    assert [node["batch"] for node in report["nodes"].values()] == [1, 2, 2]
+    assert summary["failed"] == 0, summary
+    # The batch is back on 28.1.0; the canary's batch stays on 29.1.0 until rollback.yml.
+    assert keystone_version(lab_hosts[controllers[1]]) == "28.1.0"
+    assert keystone_version(lab_hosts[controllers[0]]) == "29.1.0"
+    proc, summary = run_under_probe(probe_run, "rollback.yml", "-e", f"escalator_run_id={report['run_id']}")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert_all_serving_at(lab_hosts, group, "28.1.0")
     assert summary["failed"] == 0, summary
 
 
@@ -175,7 +235,7 @@ def test_4_rolling_upgrade_resumes_and_has_no_failed_request(probe_run, lab_host
     (lb,) = group("lb")
     # A run killed right after it drained the canary: out at the balancer, with its marker.
     pathlib.Path(STATE, "drained").mkdir(parents=True, exist_ok=True)
-    pathlib.Path(STATE, "drained", controllers[0]).write_text(controllers[0] + "\n")
+    pathlib.Path(STATE, "drained", pair(controllers[0])).write_text(pair(controllers[0]) + "\n")
     set_server(lab_hosts[lb], controllers[0], "maint")
     proc, summary = run_under_probe(probe_run, "upgrade.yml")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
@@ -186,7 +246,11 @@ def test_4_rolling_upgrade_resumes_and_has_no_failed_request(probe_run, lab_host
     assert check.rc == 0, check.stdout + check.stderr  # expanded, migrated and contracted
     nodes = last_report()["nodes"]
     assert {name: (node["from_version"], node["version"]) for name, node in nodes.items()} == {
-        name: ("28.1.0", "29.1.0") for name in controllers}
+        pair(name): ("28.1.0", "29.1.0") for name in controllers}
+    # Installs were staged before the first batch: each node was out only for its switch,
+    # restart and verify.
+    for node in nodes.values():
+        assert node["drained_seconds"] <= node["work_seconds"] + 10, node
     assert summary["failed"] == 0, summary
     assert set(summary["by_backend"]) == set(controllers)
 
@@ -196,7 +260,16 @@ def test_5_second_run_changes_nothing(group):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     nodes = last_report()["nodes"]
     assert {name: node["result"] for name, node in nodes.items()} == {
-        name: "already done" for name in group("controllers")}
+        pair(name): "already done" for name in group("controllers")}
+
+
+def test_5b_rollback_in_check_mode_changes_nothing(lab_hosts, group):
+    proc = run_playbook("rollback.yml", "--check", "-e", f"escalator_state_dir={STATE}")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    for host in group("controllers"):
+        assert f"Would drain {host} (haproxy), restore" in out, out[-3000:]
+    assert_all_serving_at(lab_hosts, group, "29.1.0")
 
 
 def test_6_rollback_brings_every_controller_back(probe_run, lab_hosts, group):
@@ -206,9 +279,102 @@ def test_6_rollback_brings_every_controller_back(probe_run, lab_hosts, group):
     assert summary["failed"] == 0, summary
     nodes = last_report("rollback")["nodes"]
     assert {name: node["result"] for name, node in nodes.items()} == {
-        name: "upgraded, then rolled back" for name in group("controllers")}
+        pair(name): "upgraded, then rolled back" for name in group("controllers")}
     # The run that found everything done was passed over; a second rollback has nothing to do.
     again = run_playbook("rollback.yml", "-e", f"escalator_state_dir={STATE}")
     assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
     nodes = last_report("rollback")["nodes"]
     assert {node["result"] for node in nodes.values()} == {"nothing to roll back"}
+
+
+def test_7_pause_leaves_the_node_drained_and_a_resume_finishes(probe_run, lab_hosts, group, tmp_path):
+    controllers = group("controllers")
+    (lb,) = group("lb")
+    proc, summary = upgrade_with_failing_node(probe_run, lab_hosts[controllers[0]],
+                                              failing_campaign(tmp_path, "pause"))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert f"{pair(controllers[0])} is left drained for inspection" in out, out[-3000:]
+    assert "run upgrade.yml again to resume" in out, out[-3000:]
+    assert last_report()["nodes"][pair(controllers[0])]["result"] == "failed, left drained (pause)"
+    assert haproxy_states(lab_hosts[lb])[controllers[0]] != 2
+    assert pathlib.Path(STATE, "drained", pair(controllers[0])).exists()
+    assert not os.path.exists(f"{STATE}/lock")
+    assert summary["failed"] == 0, summary
+    # The operator fixed the node (the failure marker is gone): the same command resumes.
+    proc, summary = run_under_probe(probe_run, "upgrade.yml")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert_all_serving_at(lab_hosts, group, "29.1.0")
+    nodes = last_report()["nodes"]
+    assert nodes[pair(controllers[0])]["result"] == "already done"
+    assert nodes[pair(controllers[1])]["result"] == "upgraded"
+    assert summary["failed"] == 0, summary
+
+
+def test_8_a_node_lost_in_mid_run_leaves_a_report_no_lock_and_only_itself_drained(probe_run, lab_hosts, group,
+                                                                                tmp_path):
+    # From 29.1.0 back to 28.1.0 as a campaign of its own (the engine has no direction),
+    # with ctl2's container killed while it is out of service for its verify.
+    controllers = group("controllers")
+    (lb,) = group("lb")
+    wheelhouse = pathlib.Path(os.environ.get("ESCALATOR_CACHE", "/var/cache/escalator"), "artifacts", "keystone-28.1.0")
+    campaign = yaml.safe_load((ROOT / "campaigns" / "lab.yml").read_text())
+    comp = campaign["components"][0]
+    comp["version"] = "28.1.0"
+    comp["artifact"]["path"] = str(wheelhouse)
+    comp["artifact"]["sha256"] = hashlib.sha256((wheelhouse / "SHA256SUMS").read_bytes()).hexdigest()
+    comp["upgrade"]["wheelhouse_on_node"] = "/srv/artifacts/keystone-28.1.0"
+    comp["phases"] = {}
+    comp["verify"].append({"name": "slow on a marked node", "type": "command",
+                           "command": f"test ! -e {MARKER} || sleep 30", "timeout": 60})
+    path = tmp_path / "back.yml"
+    path.write_text(yaml.safe_dump(campaign))
+    victim = controllers[1]
+    lab_hosts[victim].run(f"touch {MARKER}")
+    killer = threading.Thread(target=kill_when_drained, args=(lab_hosts[lb], victim), daemon=True)
+    killer.start()
+    try:
+        proc, dummy = run_under_probe(probe_run, "upgrade.yml", "-e", f"escalator_campaign={path}")
+    finally:
+        killer.join(timeout=60)
+        subprocess.run(["docker", "start", f"escalator-{victim}"], check=False, capture_output=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert f"{pair(victim)} became unreachable or crashed during verify" in out, out[-3000:]
+    report = last_report()
+    assert report["stop"]["pairs"] == [pair(victim)]
+    assert report["nodes"][pair(controllers[0])]["result"] == "upgraded"
+    assert report["nodes"][pair(controllers[2])]["result"] == "not reached"
+    assert not os.path.exists(f"{STATE}/lock")
+    # Only the lost node is out at the balancer, and the markers say exactly that.
+    assert sorted(os.listdir(f"{STATE}/drained")) == [pair(victim)]
+    states = haproxy_states(lab_hosts[lb])
+    assert [name for name, state in states.items() if state != 2] == [victim], states
+    # Back, with its marker gone, the same command resumes and finishes.
+    wait_for_systemd(victim)
+    lab_hosts[victim].run(f"rm -f {MARKER}")
+    proc, summary = run_under_probe(probe_run, "upgrade.yml", "-e", f"escalator_campaign={path}")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert_all_serving_at(lab_hosts, group, "28.1.0")
+    assert summary["failed"] == 0, summary
+
+
+def kill_when_drained(lb, victim, timeout=600):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if haproxy_states(lb).get(victim, 2) != 2:
+            time.sleep(3)  # well inside its 30 s verify
+            subprocess.run(["docker", "kill", f"escalator-{victim}"], check=False, capture_output=True)
+            return
+        time.sleep(0.5)
+
+
+def wait_for_systemd(host, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = subprocess.run(["docker", "exec", f"escalator-{host}", "systemctl", "is-system-running"],
+                               capture_output=True, text=True, check=False).stdout.strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(1)
+    raise AssertionError(f"{host}: systemd did not come back")

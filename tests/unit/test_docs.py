@@ -28,3 +28,12 @@ def test_docs_example_is_the_file_and_plans(name, text):
     assert plan["hosts_total"] > 0
     for comp in plan["components"]:
         assert comp["batches"][0] == 1  # both examples keep the canary
+
+
+@pytest.mark.parametrize("name, text", BLOCKS, ids=[b[0] for b in BLOCKS])
+def test_docs_example_options_are_what_the_modules_take(name, text):
+    from ansible_collections.opnfv.escalator.plugins.plugin_utils._options import check_options  # pylint: disable=import-outside-toplevel
+
+    inventory = {"lab.yml": "lab", "openstack-two-sites.yml": "example"}[pathlib.Path(name).name]
+    campaign = validate(yaml.safe_load(text), base_dir=str((ROOT / name).parent))
+    assert check_options(campaign, load_groups(ROOT / "inventories" / inventory / "hosts.yml")) == []

@@ -50,14 +50,18 @@ UPGRADE_TASKS = """\
 """
 
 
-def build(root, version="2.0"):
-    """Write the inventory, the campaign and the hosts at version 1.0 under root."""
+SMALL = ("keystone", "glance", "ceph-mon")
+
+
+def build(root, version="2.0", names=None, on_failure="rollback_batch"):
+    """Write the inventory, the campaign (all twelve components, or those named) and the
+    hosts at version 1.0 under root."""
     root = pathlib.Path(root)
+    chosen = [c for c in COMPONENTS if names is None or c[0] in names]
     for host in HOSTS:
         (root / "hosts" / host).mkdir(parents=True, exist_ok=True)
     (root / "fail").mkdir(exist_ok=True)
-    targets = {name: [h for t in tg.split(":") for h in GROUPS[t]] for name, tg, _d, _r in COMPONENTS}
-    for name, hosts in targets.items():
+    for name, hosts in targets(names).items():
         for host in hosts:
             (root / "hosts" / host / f"{name}.version").write_text("1.0\n")
     (root / "upgrade.yml").write_text(UPGRADE_TASKS)
@@ -82,10 +86,10 @@ def build(root, version="2.0"):
                         "version_check": {"type": "version", "command": ver}},
             "verify": [{"name": f"{name} runs", "type": "file",
                         "path": f"{root}/hosts/{{{{ escalator_host }}}}/{name}.version"}],
-            "on_failure": "rollback_batch",
+            "on_failure": on_failure,
             "phases": {"before": [{"name": "expand", "command": f"touch {root}/{name}.expanded",
                                    "expected_duration": 5}]} if name == "keystone" else {},
-        } for name, tg, deps, red in COMPONENTS],
+        } for name, tg, deps, red in chosen],
     }
     (root / "campaign.yml").write_text(yaml.safe_dump(campaign, sort_keys=False))
     inventory = {"all": {
@@ -98,8 +102,9 @@ def build(root, version="2.0"):
     return root
 
 
-def targets():
-    return {name: [h for t in tg.split(":") for h in GROUPS[t]] for name, tg, _d, _r in COMPONENTS}
+def targets(names=None):
+    return {name: [h for t in tg.split(":") for h in GROUPS[t]] for name, tg, _d, _r in COMPONENTS
+            if names is None or name in names}
 
 
 def events(root):

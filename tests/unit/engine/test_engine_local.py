@@ -33,9 +33,9 @@ def reports(root, kind="report"):
                                                         key=lambda p: p.stat().st_mtime)]
 
 
-def versions(root):
+def versions(root, names=None):
     return {(c, h): (root / "hosts" / h / f"{c}.version").read_text().strip()
-            for c, hosts in cloud.targets().items() for h in hosts}
+            for c, hosts in cloud.targets(names).items() for h in hosts}
 
 
 def assert_budgets_kept(root, plan):
@@ -95,19 +95,43 @@ def test_a_second_run_changes_nothing(upgraded):
     assert {n["result"] for n in report["nodes"].values()} == {"already done"}
 
 
-def test_check_mode_changes_nothing_and_says_what_it_would_do(tmp_path):
-    root = cloud.build(tmp_path)
-    proc = run(root, "upgrade.yml", "--check")
+def test_rollback_check_mode_then_rollback_then_a_second_rollback(upgraded):
+    root, _proc = upgraded
+    before = cloud.events(root)
+    proc = run(root, "rollback.yml", "--check")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert cloud.events(root) == before and set(versions(root).values()) == {"2.0"}
+    assert "Would drain h14 (command), restore" in proc.stdout
+    # The upgrade run is the newest that changed a pair (the second run changed none).
+    proc = run(root, "rollback.yml")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
     assert set(versions(root).values()) == {"1.0"}
+    rolled = [(comp, host) for _t, kind, host, comp in cloud.events(root)[len(before):] if kind == "out"]
+    # Components last upgraded first, each one's hosts in reverse order.
+    assert rolled[0][0] == "ceph-osd" and rolled[-1] == ("keystone", "h01")
+    assert len(rolled) == 47
+    report = reports(root, "rollback")[-1]
+    assert {n["result"] for n in report["nodes"].values()} == {"upgraded, then rolled back"}
+    assert report["nodes"]["glance@h02"]["version"] == "1.0"
+    proc = run(root, "rollback.yml", "-e", f"escalator_run_id={report['run_id']}")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert {n["result"] for n in reports(root, "rollback")[-1]["nodes"].values()} == {"nothing to roll back"}
+    assert not (root / "state" / "lock").exists()
+
+
+def test_check_mode_changes_nothing_and_says_what_it_would_do(tmp_path):
+    root = cloud.build(tmp_path, names=cloud.SMALL)
+    proc = run(root, "upgrade.yml", "--check")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert set(versions(root, cloud.SMALL).values()) == {"1.0"}
     assert cloud.events(root) == []
     assert not (root / "state").exists()
     assert "batch 1 of the run, keystone on h01: 1.0 -> 2.0" in proc.stdout
-    assert "Would run keystone's before steps on h01: expand." in proc.stdout
+    assert "Would run the before steps of keystone on h01: expand." in proc.stdout
 
 
 def test_a_failing_pair_is_restored_and_the_run_stops_with_its_report_and_no_lock(tmp_path):
-    root = cloud.build(tmp_path)
+    root = cloud.build(tmp_path, names=cloud.SMALL)
     (root / "fail" / "glance@h02").touch()
     proc = run(root, "upgrade.yml")
     assert proc.returncode == 2
@@ -116,20 +140,20 @@ def test_a_failing_pair_is_restored_and_the_run_stops_with_its_report_and_no_loc
     (report,) = reports(root)
     assert report["nodes"]["glance@h02"]["result"] == "failed, restored"
     assert report["stop"]["kind"] == "node" and report["stop"]["pairs"] == ["glance@h02"]
-    assert versions(root)[("glance", "h02")] == "1.0"
-    assert versions(root)[("keystone", "h02")] == "2.0"
+    assert versions(root, cloud.SMALL)[("glance", "h02")] == "1.0"
+    assert versions(root, cloud.SMALL)[("keystone", "h02")] == "2.0"
     assert not (root / "state" / "lock").exists()
     assert not list((root / "state" / "drained").iterdir())
     # Fixed, the same command resumes and finishes.
     (root / "fail" / "glance@h02").unlink()
     proc = run(root, "upgrade.yml")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
-    assert set(versions(root).values()) == {"2.0"}
+    assert set(versions(root, cloud.SMALL).values()) == {"2.0"}
     assert reports(root)[-1]["nodes"]["keystone@h01"]["result"] == "already done"
 
 
 def test_a_refused_plan_leaves_no_lock_and_names_the_field(tmp_path):
-    root = cloud.build(tmp_path)
+    root = cloud.build(tmp_path, names=cloud.SMALL)
     text = (root / "campaign.yml").read_text().replace("max_unavailable: 1\n", "max_unavailable: 0\n", 1)
     (root / "campaign.yml").write_text(text)
     proc = run(root, "upgrade.yml")
@@ -138,3 +162,33 @@ def test_a_refused_plan_leaves_no_lock_and_names_the_field(tmp_path):
     assert "Nothing in service was changed" in proc.stdout
     assert not (root / "state" / "lock").exists()
     assert cloud.events(root) == []
+
+
+def test_rollback_all_puts_back_every_pair_the_run_upgraded(tmp_path):
+    root = cloud.build(tmp_path, names=cloud.SMALL, on_failure="rollback_all")
+    (root / "fail" / "glance@h03").touch()
+    proc = run(root, "upgrade.yml")
+    assert proc.returncode == 2
+    assert "the pairs it upgraded were rolled back" in proc.stdout
+    assert set(versions(root, cloud.SMALL).values()) == {"1.0"}
+    nodes = reports(root)[-1]["nodes"]
+    assert nodes["keystone@h01"]["result"] == "upgraded, then rolled back"
+    assert nodes["glance@h03"]["result"] == "failed, restored"
+    assert nodes["ceph-mon@h12"]["result"] == "not reached"
+    assert not (root / "state" / "lock").exists()
+
+
+def test_excluded_hosts_are_left_out_and_count_against_budgets(tmp_path):
+    root = cloud.build(tmp_path, names=("keystone",))
+    # One of three out already: max_unavailable 1 leaves nothing for the run.
+    proc = run(root, "upgrade.yml", "-e", "escalator_exclude=h03")
+    assert proc.returncode == 2
+    assert "group 'keystone targets' (3 hosts, 1 already down) allows 0 out at once" in proc.stdout
+    text = (root / "campaign.yml").read_text().replace("max_unavailable: 1\n", "max_unavailable: 2\n", 1)
+    (root / "campaign.yml").write_text(text)
+    proc = run(root, "upgrade.yml", "-e", "escalator_exclude=h03")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert versions(root, ("keystone",)) == {("keystone", "h01"): "2.0", ("keystone", "h02"): "2.0",
+                                             ("keystone", "h03"): "1.0"}
+    proc = run(root, "upgrade.yml", "-e", "escalator_exclude=h99")
+    assert proc.returncode == 2 and "down_hosts: h99 not in the inventory" in proc.stdout

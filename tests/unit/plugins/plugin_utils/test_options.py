@@ -1,0 +1,60 @@
+"""Plan-time checks of check, backend and method options: a campaign that plans also runs."""
+
+import copy
+import pathlib
+
+import pytest
+import yaml
+
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import validate
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._options import check_options
+from helpers import load_groups, set_path
+
+ROOT = pathlib.Path(__file__).resolve().parents[4]
+EXAMPLE = yaml.safe_load((ROOT / "campaigns" / "openstack-two-sites.yml").read_text())
+LAB = yaml.safe_load((ROOT / "campaigns" / "lab.yml").read_text())
+GROUPS = load_groups(ROOT / "inventories" / "example" / "hosts.yml")
+LAB_GROUPS = load_groups(ROOT / "inventories" / "lab" / "hosts.yml")
+
+
+def problems(doc, groups=GROUPS):
+    return check_options(validate(doc), groups)
+
+
+def test_the_example_and_lab_campaigns_pass():
+    assert problems(EXAMPLE) == []
+    assert problems(LAB, LAB_GROUPS) == []
+
+
+@pytest.mark.parametrize("path, value, where, message", [
+    ("components[2].maintenance.settings.status", None, "components[2].maintenance.settings",
+     "missing required arguments: status"),
+    ("components[3].maintenance.settings.live_migrat", True, "components[3].maintenance.settings.live_migrat",
+     "unknown option"),
+    ("components[3].maintenance.settings.live_migrate", "sometimes", "components[3].maintenance.settings",
+     "live_migrate"),
+    ("components[0].maintenance.settings.lb_group", "lbs", "components[0].maintenance.settings.lb_group",
+     "'lbs' is no inventory group"),
+    ("components[4].verify[0].stdout", "x", "components[4].verify[0].stdout", "not an option of a command check"),
+    ("components[4].verify[0].stdout_regex", "(", "components[4].verify[0].stdout_regex",
+     "not a valid regular expression"),
+    ("components[0].verify[0].url", "ftp://x", "components[0].verify[0].url", "must start with http"),
+    ("components[1].upgrade.pakages", ["x"], "components[1].upgrade.pakages", "unknown option"),
+    ("components[1].upgrade.version_check", {"type": "version"}, "components[1].upgrade.version_check",
+     "needs exactly one of python_package, deb_package, command"),
+    ("components[1].upgrade.method", "wheelhouse", "components[1].upgrade", "missing required arguments"),
+    ("components[1].upgrade.method", "wheelhouse", "components[1].artifact.type",
+     "installs from a wheelhouse artifact, not a package"),
+])
+def test_a_bad_option_is_refused_with_its_path(path, value, where, message):
+    doc = copy.deepcopy(EXAMPLE)
+    set_path(doc, path, value)
+    found = problems(doc)
+    assert any(p == where and message in m for p, m in found), found
+
+
+def test_templated_values_stand_for_their_type():
+    doc = copy.deepcopy(EXAMPLE)
+    set_path(doc, "components[3].maintenance.settings.timeout", "{{ nova_timeout }}")
+    set_path(doc, "components[0].verify[0].url", "{{ keystone_url }}")
+    assert problems(doc) == []
