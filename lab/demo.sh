@@ -9,7 +9,7 @@ probe=$!
 trap 'kill "$probe" 2>/dev/null || true' EXIT
 sleep 2
 echo "[demo] traffic probe running through HAProxy; planning and upgrading"
-ansible-playbook playbooks/plan.yml -e escalator_plan_file="$state/plan.json" | sed -n '/msg: |-/,/Written to/p'
+ansible-playbook playbooks/plan.yml -e escalator_plan_file="$state/plan.json" | sed -n '/msg:$/,/Written to/p'
 start=$(date +%s)
 rc=0
 ansible-playbook playbooks/upgrade.yml -e escalator_state_dir="$state" >"$state/upgrade.log" 2>&1 || rc=$?
@@ -27,12 +27,14 @@ import json, pathlib, sys
 state = pathlib.Path(sys.argv[1])
 report = json.loads(sorted(state.glob("runs/*.report.json"))[-1].read_text())
 print(f"run {report['run_id']} of {report['campaign']}")
-for node, r in sorted(report["nodes"].items()):
-    print(f"  {node}: {r.get('result')}, keystone {r.get('version', '-')}, {r.get('seconds', '-')} s "
-          f"(install + restart until serving: {r.get('work_seconds', '-')} s)")
+for pair, r in sorted(report["nodes"].items()):
+    print(f"  {pair}: {r.get('result')}, {r.get('version', '-')}, out of service {r.get('drained_seconds', '-')} s "
+          f"(switch + restart until serving: {r.get('work_seconds', '-')} s)")
 for step in report.get("steps", []):
-    install = f", of which the canary's install {step['install_seconds']} s" if "install_seconds" in step else ""
-    print(f"  {step['component']} steps {step['when']} the nodes: {step['seconds']} s{install}")
+    if step["when"] == "stage":
+        print(f"  staging the new version on every target, in service: {step['seconds']} s")
+    else:
+        print(f"  {step['component']} steps {step['when']} the nodes: {step['seconds']} s")
 print(f"  the whole run: {report.get('seconds', '-')} s")
 PY
 exit "$rc"
