@@ -192,3 +192,19 @@ def test_excluded_hosts_are_left_out_and_count_against_budgets(tmp_path):
                                              ("keystone", "h03"): "1.0"}
     proc = run(root, "upgrade.yml", "-e", "escalator_exclude=h99")
     assert proc.returncode == 2 and "down_hosts: h99 not in the inventory" in proc.stdout
+
+
+def test_an_unreachable_target_refuses_the_run_with_a_report_and_no_lock(tmp_path):
+    root = cloud.build(tmp_path, names=("keystone",))
+    inventory = (root / "hosts.yml").read_text().replace(
+        "    h03: {}", "    h03: {ansible_connection: ssh, ansible_host: 127.0.0.1, ansible_port: 9, ansible_timeout: 3}")
+    (root / "hosts.yml").write_text(inventory)
+    proc = run(root, "upgrade.yml")
+    assert proc.returncode == 4  # Ansible's code for a run where a host was unreachable
+    assert "keystone@h03 became unreachable or crashed during its first step" in proc.stdout
+    assert "Nothing in service was changed" in proc.stdout
+    (report,) = reports(root)
+    assert report["nodes"]["keystone@h03"]["result"] == "lost from the run during its first step, left as it was"
+    assert report["nodes"]["keystone@h01"]["result"] == "not reached"
+    assert not (root / "state" / "lock").exists()
+    assert cloud.events(root) == []
