@@ -10,8 +10,10 @@ is ever exceeded.
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -208,3 +210,30 @@ def test_an_unreachable_target_refuses_the_run_with_a_report_and_no_lock(tmp_pat
     assert report["nodes"]["keystone@h01"]["result"] == "not reached"
     assert not (root / "state" / "lock").exists()
     assert cloud.events(root) == []
+
+
+def test_a_killed_run_leaves_a_lock_the_next_run_takes_over_and_resumes(tmp_path):
+    root = cloud.build(tmp_path, names=("keystone",))
+    # A run killed (SIGKILL) in its second batch: the lock, its plan, one pair done.
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.Popen(["ansible-playbook", "-i", str(root / "hosts.yml"), str(ROOT / "playbooks" / "upgrade.yml"),
+                             "-e", f"escalator_state_dir={root / 'state'}"], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(600):
+            if any(kind == "upgrade" for _t, kind, _h, _c in cloud.events(root)):
+                break
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert (root / "state" / "lock").exists()
+    (killed,) = [p.name.split(".")[0] for p in (root / "state" / "runs").glob("*.plan.json")]
+    proc = run(root, "upgrade.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert f"The lock was left by run {killed}, whose process is gone" in proc.stdout
+    assert set(versions(root, ("keystone",)).values()) == {"2.0"}
+    interrupted = json.loads((root / "state" / "runs" / f"{killed}.report.json").read_text())
+    assert interrupted["interrupted"] is True and "took over its lock" in interrupted["stopped"]
+    assert not (root / "state" / "lock").exists()
