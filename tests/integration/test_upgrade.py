@@ -35,6 +35,11 @@ def run_playbook(name, *extra):
                            *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
 
 
+def flat(proc):
+    """The playbook's output with its lines joined: Ansible folds long messages."""
+    return " ".join((proc.stdout + proc.stderr).split())
+
+
 def pair(host):
     """The report's name of the keystone (component, host) pair."""
     return f"keystone@{host}"
@@ -97,7 +102,7 @@ def test_1_failing_canary_is_restored_and_the_run_stops(probe_run, lab_hosts, gr
     controllers = group("controllers")
     proc, summary = upgrade_with_failing_node(probe_run, lab_hosts[controllers[0]],
                                               failing_campaign(tmp_path, "rollback_batch"))
-    out = proc.stdout + proc.stderr
+    out = flat(proc)
     assert proc.returncode != 0, out[-3000:]
     assert "failed, restored" in out and "run upgrade.yml again to resume" in out, out[-3000:]
     assert_all_serving_at(lab_hosts, group, "28.1.0")
@@ -115,7 +120,7 @@ def test_2_degraded_group_is_refused_and_nothing_changes(lab_hosts, group):
         proc = run_playbook("upgrade.yml", "-e", f"escalator_state_dir={STATE}", "-e", "preflight_retries=1")
     finally:
         set_server(lab_hosts[lb], controllers[2], "ready")
-    out = proc.stdout + proc.stderr
+    out = flat(proc)
     assert proc.returncode != 0, out[-3000:]
     assert "Nothing in service was changed" in out, out[-3000:]
     assert f"redundancy group intact, {controllers[2]} serves at {lb}" in out, out[-3000:]
@@ -129,7 +134,7 @@ def test_2a_a_refused_plan_takes_no_lock_and_changes_nothing(lab_hosts, group, t
     path = tmp_path / "campaign.yml"
     path.write_text(yaml.safe_dump(campaign))
     proc = run_playbook("upgrade.yml", "-e", f"escalator_campaign={path}", "-e", f"escalator_state_dir={STATE}")
-    out = proc.stdout + proc.stderr
+    out = flat(proc)
     assert proc.returncode != 0, out[-3000:]
     assert "components[0].maintenance.settings.lb_group: 'balancers' is no inventory group" in out, out[-3000:]
     assert "Nothing in service was changed" in out, out[-3000:]
@@ -140,7 +145,7 @@ def test_2a_a_refused_plan_takes_no_lock_and_changes_nothing(lab_hosts, group, t
 def test_2d_check_mode_shows_every_batch_and_changes_nothing(lab_hosts, group):
     reports_before = sorted(pathlib.Path(STATE, "runs").glob("*"))
     proc = run_playbook("upgrade.yml", "--check", "-e", f"escalator_state_dir={STATE}")
-    out = proc.stdout + proc.stderr
+    out = flat(proc)
     assert proc.returncode == 0, out[-3000:]
     for n, host in enumerate(group("controllers"), 1):
         assert f"batch {n} of the run, keystone on {host}: 28.1.0 -> 29.1.0" in out, out[-3000:]
@@ -159,7 +164,7 @@ def test_2b_a_hung_install_is_stopped_and_no_node_is_touched(lab_hosts, group, t
     canary = lab_hosts[group("controllers")[0]]
     canary.run("rm -rf /opt/keystone/29.1.0")  # an earlier test left a complete venv there
     proc = run_playbook("upgrade.yml", "-e", f"escalator_campaign={path}", "-e", f"escalator_state_dir={STATE}")
-    out = proc.stdout + proc.stderr
+    out = flat(proc)
     assert proc.returncode != 0, out[-3000:]
     assert "did not finish within 3 s and was stopped" in out, out[-3000:]
     assert "failed, no service was touched" in out, out[-3000:]
@@ -182,7 +187,7 @@ def test_2c_without_a_load_balancer_the_node_is_upgraded_verified_and_restored(p
     controllers = group("controllers")
     # Not drained, the canary's restart may fail requests: the probe's figures are not the point here.
     proc, dummy = upgrade_with_failing_node(probe_run, lab_hosts[controllers[0]], path)
-    out = proc.stdout + proc.stderr
+    out = flat(proc)
     assert proc.returncode != 0, out[-3000:]
     node = last_report()["nodes"][pair(controllers[0])]
     assert node["result"] == "failed, restored", node
@@ -194,7 +199,7 @@ def test_3_rollback_all_puts_back_the_batches_already_done(probe_run, lab_hosts,
     controllers = group("controllers")
     proc, summary = upgrade_with_failing_node(probe_run, lab_hosts[controllers[1]],
                                               failing_campaign(tmp_path, "rollback_all"))
-    out = proc.stdout + proc.stderr
+    out = flat(proc)
     assert proc.returncode != 0, out[-3000:]
     assert "the pairs it upgraded were rolled back" in out, out[-3000:]
     assert_all_serving_at(lab_hosts, group, "28.1.0")
@@ -213,7 +218,7 @@ def test_3b_rollback_batch_puts_back_the_whole_batch_of_two(probe_run, lab_hosts
     path = tmp_path / "batch-of-two.yml"
     path.write_text(yaml.safe_dump(campaign))
     proc, summary = upgrade_with_failing_node(probe_run, lab_hosts[controllers[2]], path)
-    out = proc.stdout + proc.stderr
+    out = flat(proc)
     assert proc.returncode != 0, out[-3000:]
     report = last_report()
     assert {name: node["result"] for name, node in report["nodes"].items()} == {
@@ -265,7 +270,7 @@ def test_5_second_run_changes_nothing(group):
 
 def test_5b_rollback_in_check_mode_changes_nothing(lab_hosts, group):
     proc = run_playbook("rollback.yml", "--check", "-e", f"escalator_state_dir={STATE}")
-    out = proc.stdout + proc.stderr
+    out = flat(proc)
     assert proc.returncode == 0, out[-3000:]
     for host in group("controllers"):
         assert f"Would drain {host} (haproxy), restore" in out, out[-3000:]
@@ -292,7 +297,7 @@ def test_7_pause_leaves_the_node_drained_and_a_resume_finishes(probe_run, lab_ho
     (lb,) = group("lb")
     proc, summary = upgrade_with_failing_node(probe_run, lab_hosts[controllers[0]],
                                               failing_campaign(tmp_path, "pause"))
-    out = proc.stdout + proc.stderr
+    out = flat(proc)
     assert proc.returncode != 0, out[-3000:]
     assert f"{pair(controllers[0])} is left drained for inspection" in out, out[-3000:]
     assert "run upgrade.yml again to resume" in out, out[-3000:]
@@ -338,11 +343,16 @@ def test_8_a_node_lost_in_mid_run_leaves_a_report_no_lock_and_only_itself_draine
     finally:
         killer.join(timeout=60)
         subprocess.run(["docker", "start", f"escalator-{victim}"], check=False, capture_output=True)
-    out = proc.stdout + proc.stderr
+    out = flat(proc)
     assert proc.returncode != 0, out[-3000:]
-    assert f"{pair(victim)} became unreachable or crashed during verify" in out, out[-3000:]
+    # A dead container fails the docker connection's commands: the pair's own rescue runs
+    # and cannot restore it (a host that stops answering altogether is lost from the
+    # play instead; tests/unit/engine covers that). Either way the report says so.
     report = last_report()
-    assert report["stop"]["pairs"] == [pair(victim)]
+    assert report["stop"]["pairs"] == [pair(victim)], report["stop"]
+    assert "left" in report["nodes"][pair(victim)]["result"], report["nodes"]
+    assert f"Upgrade of keystone on {victim} to 28.1.0 failed" in out or "became unreachable" in out, out[-3000:]
+    assert "run upgrade.yml again to resume" in out, out[-3000:]
     assert report["nodes"][pair(controllers[0])]["result"] == "upgraded"
     assert report["nodes"][pair(controllers[2])]["result"] == "not reached"
     assert not os.path.exists(f"{STATE}/lock")
