@@ -23,6 +23,8 @@ import math
 from ._campaign import CampaignError, match_pattern, names_single_host
 
 PLAN_FORMAT = 2
+# The campaign's own settings the plan carries.
+CAMPAIGN_KEYS = ("name", "description", "canary", "timeout_margin", "sites", "stage_parallel")
 # A pair is one component on one host: the unit the upgrade play walks. Its name is the
 # alias the play knows it by; the real host stays its connection target.
 PAIR_SEPARATOR = "@"
@@ -403,8 +405,7 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
         "plan_format": PLAN_FORMAT,
         "run_id": run_id,
         "created_at": now.isoformat(timespec="seconds"),
-        "campaign": {k: campaign.get(k) for k in ("name", "description", "canary", "timeout_margin", "sites",
-                                                   "stage_parallel")},
+        "campaign": {k: campaign.get(k) for k in CAMPAIGN_KEYS},
         "order": [c["name"] for c in components],
         "components": components,
         "hosts_total": sum(len(c["hosts"]) for c in components),

@@ -316,8 +316,8 @@ def test_7_pause_leaves_the_node_drained_and_a_resume_finishes(probe_run, lab_ho
     assert summary["failed"] == 0, summary
 
 
-def test_8_a_node_lost_in_mid_run_leaves_a_report_no_lock_and_only_itself_drained(probe_run, lab_hosts, group,
-                                                                                tmp_path):
+def test_8_a_node_lost_in_mid_run_leaves_a_report_no_lock_and_only_itself_drained(
+        probe_run, lab_hosts, group, tmp_path):
     # From 29.1.0 back to 28.1.0 as a campaign of its own (the engine has no direction),
     # with ctl2's container killed while it is out of service for its verify.
     controllers = group("controllers")

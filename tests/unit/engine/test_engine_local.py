@@ -36,8 +36,8 @@ def flat(proc):
 
 
 def reports(root, kind="report"):
-    return [json.loads(p.read_text()) for p in sorted((root / "state" / "runs").glob(f"*.{kind}.json"),
-                                                        key=lambda p: p.stat().st_mtime)]
+    found = sorted((root / "state" / "runs").glob(f"*.{kind}.json"), key=lambda p: p.stat().st_mtime)
+    return [json.loads(p.read_text()) for p in found]
 
 
 def versions(root, names=None):
@@ -220,7 +220,7 @@ def test_a_killed_run_leaves_a_lock_the_next_run_takes_over_and_resumes(tmp_path
                              "-e", f"escalator_state_dir={root / 'state'}"], cwd=root, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        for _ in range(600):
+        for dummy in range(600):
             if any(kind == "upgrade" for _t, kind, _h, _c in cloud.events(root)):
                 break
             time.sleep(0.1)
