@@ -15,6 +15,7 @@ from __future__ import annotations
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.opnfv.escalator.plugins.module_utils._health import CheckError, normalize
 from ansible_collections.opnfv.escalator.plugins.module_utils._maintenance import BACKEND_OPTIONS
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import UPGRADE_METHODS
 
 # The campaign's settings per backend: the module's options, plus `timeout` (how long the
 # drain may wait), which the drain role takes; haproxy names its load balancers' group.
@@ -32,11 +33,12 @@ CAMPAIGN_BACKENDS = {
 _TIMEOUT = dict(timeout=dict(type="int"))
 
 _COMMON_UPGRADE = dict(
-    method=dict(type="str", required=True, choices=["wheelhouse", "package", "tasks"]),
+    method=dict(type="str", required=True, choices=list(UPGRADE_METHODS)),
     services=dict(type="list", elements="str", default=[]),
     version_check=dict(type="dict"),
 )
-UPGRADE_METHODS = {
+# Each upgrade method's own settings (the campaign's UPGRADE_METHODS, all of them).
+METHOD_OPTIONS = {
     "wheelhouse": dict(venv_root=dict(type="str", required=True), current_link=dict(type="str", required=True),
                        wheelhouse_on_node=dict(type="str")),
     "package": dict(packages=dict(type="list", elements="str", required=True)),
@@ -108,8 +110,8 @@ def check_options(campaign, groups):
             errors.append((f"{path}.maintenance.settings.lb_group", f"'{settings['lb_group']}' is no inventory group"))
         upgrade = comp.get("upgrade") or {}
         method = upgrade.get("method")
-        if method in UPGRADE_METHODS:
-            errors += _spec_errors(dict(_COMMON_UPGRADE, **UPGRADE_METHODS[method]), upgrade, f"{path}.upgrade")
+        if method in METHOD_OPTIONS:
+            errors += _spec_errors(dict(_COMMON_UPGRADE, **METHOD_OPTIONS[method]), upgrade, f"{path}.upgrade")
             art = (comp.get("artifact") or {}).get("type")
             if art and art not in METHOD_ARTIFACTS[method]:
                 errors.append((f"{path}.artifact.type", f"the {method} upgrade method installs from a "

@@ -58,3 +58,9 @@ def test_templated_values_stand_for_their_type():
     set_path(doc, "components[3].maintenance.settings.timeout", "{{ nova_timeout }}")
     set_path(doc, "components[0].verify[0].url", "{{ keystone_url }}")
     assert problems(doc) == []
+
+
+def test_every_upgrade_method_of_the_campaign_has_its_options():
+    from ansible_collections.opnfv.escalator.plugins.plugin_utils import _campaign, _options  # pylint: disable=import-outside-toplevel
+
+    assert set(_options.METHOD_OPTIONS) == set(_campaign.UPGRADE_METHODS) == set(_options.METHOD_ARTIFACTS)
