@@ -16,7 +16,7 @@ from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import (
 )
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._options import check_options
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._planner import build_plan, render_table
-from ansible_collections.opnfv.escalator.plugins.plugin_utils._run_state import write_atomic
+from ansible_collections.opnfv.escalator.plugins.module_utils._run_state import write_atomic
 
 try:
     import yaml

@@ -3,35 +3,29 @@
 
 from __future__ import annotations
 
-import json
 import os
 
+from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
-from ansible_collections.opnfv.escalator.plugins.plugin_utils._run_state import (
+from ansible_collections.opnfv.escalator.plugins.module_utils._run_state import (
     RunState,
     RunStateError,
+    apply,
     process_identity,
 )
-
-ARGUMENT_SPEC = {
-    "path": {"type": "path", "required": True},
-    "lock": {"type": "str", "choices": ["taken", "released"]},
-    "owner": {"type": "str", "default": "escalator"},
-    "files": {"type": "dict"},
-    "drained": {"type": "str"},
-    "undrained": {"type": "str"},
-}
-
-
-def _text(content):
-    """A file's text: a string as it is, anything else as indented JSON."""
-    if isinstance(content, str):
-        return content
-    return json.dumps(content, indent=2, sort_keys=True, default=str) + "\n"
+from ansible_collections.opnfv.escalator.plugins.modules.run_state import (
+    ARGUMENT_SPEC,
+    MUTUALLY_EXCLUSIVE,
+    REQUIRED_ONE_OF,
+)
 
 
 class ActionModule(ActionBase):
-    """Run lock, run files and drained markers on the controller; see the run_state module."""
+    """Run lock, run files and drained markers; see the run_state module.
+
+    On the controller, in the play's own process. With host_path, the state is kept on the
+    task's host: the module makes the change there first (the lock lives only there), then
+    the controller's copy at path is brought in step."""
 
     _requires_connection = False
     _supports_check_mode = True
@@ -40,28 +34,43 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         dummy, args = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC,
-            mutually_exclusive=[("drained", "undrained")],
-            required_one_of=[("lock", "files", "drained", "undrained")],
-        )
-        state = RunState(args["path"])
+            argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE, required_one_of=REQUIRED_ONE_OF)
+        if args["pull"] and not args["host_path"]:
+            return dict(result, failed=True, msg="pull: needs host_path, the state directory on the host that keeps it")
+        # Workers are forked by ansible-playbook: the parent is the run's own process.
+        process = process_identity(os.getppid())
+        local = RunState(args["path"])
         check = self._task.check_mode
         changed = False
         try:
-            # The lock first: a refused run writes nothing.
-            if args["lock"] == "taken":
-                # Workers are forked by ansible-playbook: the parent is the run's own process.
-                changed |= state.lock(args["owner"], check=check, process=process_identity(os.getppid()))
-            for name, content in (args["files"] or {}).items():
-                changed |= state.save(name, _text(content), check=check)
-            if args["drained"] is not None:
-                changed |= state.mark(args["drained"], True, check=check)
-            if args["undrained"] is not None:
-                changed |= state.mark(args["undrained"], False, check=check)
-            if args["lock"] == "released":
-                changed |= state.unlock(check=check)
+            if args["host_path"]:
+                where = ", ".join(task_vars.get("ansible_delegated_vars", {})) or "the task's host"
+                try:
+                    remote = self._execute_module(
+                        module_name="opnfv.escalator.run_state", task_vars=task_vars,
+                        module_args={k: v for k, v in dict(args, process=process).items() if v is not None})
+                except AnsibleConnectionFailure as exc:
+                    # A failure, not an unreachable host: the play's rescue and report still run.
+                    return dict(result, failed=True, changed=False,
+                                msg=f"{where} keeps the run state and cannot be reached: {exc}")
+                if remote.get("failed"):
+                    msg = remote.get("msg") or remote.get("module_stderr") or "the run_state module failed"
+                    return dict(result, failed=True, changed=False, msg=f"On {where}: {msg}")
+                changed = remote["changed"]
+                if args["pull"]:
+                    # The copy is the controller's cache of the state: refreshed in check mode too.
+                    local.mirror(remote["state_files"])
+                mirrored = dict(args, lock=None)  # the lock lives on the host only
+                if any(mirrored.get(k) is not None for k in ("files", "drained", "undrained")):
+                    apply(local, mirrored, check=check)
+                result.update(changed=changed, path=remote["path"], copy=local.root, lock_owner=remote["lock_owner"],
+                              drained=remote["drained"], taken_over=remote["taken_over"])
+                if args["pull"]:
+                    result["files"] = sorted(remote["state_files"])
+                return result
+            changed = apply(local, args, check=check, process=process)
         except (RunStateError, OSError) as exc:
-            return dict(result, failed=True, changed=changed, msg=f"Run state under {state.root}: {exc}")
-        result.update(changed=changed, path=state.root, lock_owner=state.owner(), drained=state.drained(),
-                      taken_over=state.taken_over)
+            return dict(result, failed=True, changed=changed, msg=f"Run state under {local.root}: {exc}")
+        result.update(changed=changed, path=local.root, lock_owner=local.owner(), drained=local.drained(),
+                      taken_over=local.taken_over)
         return result

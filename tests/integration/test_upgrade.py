@@ -28,9 +28,9 @@ STATE = "/tmp/escalator-test-state"
 shutil.rmtree(STATE, ignore_errors=True)
 
 
-def run_playbook(name, *extra):
+def run_playbook(name, *extra, env=None):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+               PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **(env or {}))
     return subprocess.run(["ansible-playbook", "-i", str(ROOT / "inventories" / "lab"), str(ROOT / "playbooks" / name),
                            *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
 
@@ -260,12 +260,23 @@ def test_4_rolling_upgrade_resumes_and_has_no_failed_request(probe_run, lab_host
     assert set(summary["by_backend"]) == set(controllers)
 
 
-def test_5_second_run_changes_nothing(group):
-    proc = run_playbook("upgrade.yml", "-e", f"escalator_state_dir={STATE}")
+def test_5_second_run_changes_nothing(lab_hosts, group, tmp_path):
+    # Run from a controller with no state of its own, the runs kept on the database host
+    # (escalator_state_host), as an AWX job container would.
+    (db,) = group("db")
+    kept = "/var/lib/escalator-test"
+    lab_hosts[db].run(f"rm -rf {kept}")
+    proc = run_playbook("upgrade.yml", "-e", f"escalator_state_host={db}", "-e", f"escalator_state_dir={kept}",
+                        env={"ESCALATOR_STATE_DIR": str(tmp_path)})
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    nodes = last_report()["nodes"]
+    (report,) = (tmp_path / "hosts" / db / "runs").glob("*.report.json")
+    nodes = json.loads(report.read_text())["nodes"]
     assert {name: node["result"] for name, node in nodes.items()} == {
         pair(name): "already done" for name in group("controllers")}
+    on_db = sorted(lab_hosts[db].run(f"cd {kept} && find runs drained lock").stdout.split())
+    assert on_db == sorted(["runs", "drained", f"runs/{report.name}", f"runs/{report.name[:-12]}.plan.json",
+                            f"runs/{report.name[:-12]}.campaign.yml"]), on_db
+    lab_hosts[db].run(f"rm -rf {kept}")
 
 
 def test_5b_rollback_in_check_mode_changes_nothing(lab_hosts, group):

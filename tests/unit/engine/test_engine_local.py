@@ -10,6 +10,7 @@ is ever exceeded.
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,9 +23,9 @@ import cloud
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
-def run(root, playbook, *extra):
+def run(root, playbook, *extra, env=None):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORKS="20",
-               PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+               PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **(env or {}))
     return subprocess.run(["ansible-playbook", "-i", str(root / "hosts.yml"), str(ROOT / "playbooks" / playbook),
                            "-e", f"escalator_state_dir={root / 'state'}", *extra],
                           cwd=root, env=env, capture_output=True, text=True, timeout=900, check=False)
@@ -236,3 +237,54 @@ def test_a_killed_run_leaves_a_lock_the_next_run_takes_over_and_resumes(tmp_path
     interrupted = json.loads((root / "state" / "runs" / f"{killed}.report.json").read_text())
     assert interrupted["interrupted"] is True and "took over its lock" in interrupted["stopped"]
     assert not (root / "state" / "lock").exists()
+
+
+def test_runs_kept_on_a_state_host_are_seen_from_a_fresh_controller(tmp_path):
+    """escalator_state_host: the lock and the runs live on an inventory host (here "keeper",
+    on the local connection), so each run may start from a controller with no state of its
+    own, as AWX's job containers do."""
+    root = cloud.build(tmp_path, names=("keystone",))
+    inventory = (root / "hosts.yml").read_text().replace("  hosts:\n", "  hosts:\n    keeper: {}\n", 1)
+    (root / "hosts.yml").write_text(inventory)
+    kept = root / "state"  # escalator_state_dir: the directory on the state host
+
+    def controller(name, playbook, *extra):
+        return run(root, playbook, "-e", "escalator_state_host=keeper", *extra,
+                   env={"ESCALATOR_STATE_DIR": str(root / name)})
+
+    # A lock held on the state host by a run on another machine refuses the run.
+    (kept / "lock").mkdir(parents=True)
+    (kept / "lock" / "owner").write_text("run elsewhere\n")
+    (kept / "lock" / "process").write_text("awx-job-7/0123 42 99\n")
+    proc = controller("ctl-a", "upgrade.yml")
+    assert proc.returncode == 2
+    assert f"Another run holds the lock {kept}/lock (owner: run elsewhere" in flat(proc)
+    assert cloud.events(root) == [] and (kept / "lock" / "owner").read_text() == "run elsewhere\n"
+    (refused,) = (kept / "runs").glob("*.report.json")
+    shutil.rmtree(kept / "lock")
+
+    proc = controller("ctl-a", "upgrade.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert set(versions(root, ("keystone",)).values()) == {"2.0"}
+    (run_id,) = {p.name.split(".")[0] for p in (kept / "runs").glob("*.plan.json")} - {refused.name.split(".")[0]}
+    assert json.loads((kept / "runs" / f"{run_id}.report.json").read_text())["nodes"]["keystone@h01"]["version"] == "2.0"
+    copy = root / "ctl-a" / "hosts" / "keeper"
+    assert sorted(p.name for p in (copy / "runs").iterdir()) == sorted(p.name for p in (kept / "runs").iterdir())
+    assert not (kept / "lock").exists() and not (copy / "lock").exists()
+    assert list((kept / "drained").iterdir()) == []
+
+    # A controller that never saw the run finds it on the state host and rolls it back.
+    proc = controller("ctl-b", "rollback.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert set(versions(root, ("keystone",)).values()) == {"1.0"}
+    rollback = json.loads((kept / "runs" / f"{run_id}.rollback.json").read_text())
+    assert {n["result"] for n in rollback["nodes"].values()} == {"upgraded, then rolled back"}
+
+    # A state host that cannot be reached refuses the run before anything is touched.
+    before = cloud.events(root)
+    (root / "hosts.yml").write_text(inventory.replace(
+        "    keeper: {}", "    keeper: {ansible_connection: ssh, ansible_host: 127.0.0.1, ansible_port: 9, ansible_timeout: 3}"))
+    proc = controller("ctl-c", "upgrade.yml")
+    assert proc.returncode == 2
+    assert "keeper keeps the run state and cannot be reached" in flat(proc)
+    assert cloud.events(root) == before

@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from ansible_collections.opnfv.escalator.plugins.plugin_utils._run_state import (
+from ansible_collections.opnfv.escalator.plugins.module_utils import _run_state
+from ansible_collections.opnfv.escalator.plugins.module_utils._run_state import (
     RunState,
     RunStateError,
     process_alive,
@@ -110,3 +111,27 @@ def test_a_lock_held_from_another_machine_is_never_taken_over(tmp_path):
     assert process_alive("elsewhere 1 1") is True
     with pytest.raises(RunStateError, match="Another run holds the lock"):
         state.lock("run B")
+
+
+def test_a_container_with_the_same_hostname_is_another_machine(tmp_path, monkeypatch):
+    """Containers on the host's network share its hostname but not its machine id: a lock
+    taken from the host is never taken over from such a container."""
+    identity = process_identity(os.getpid())
+    machine_name, pid, start = identity.split()
+    assert machine_name == _run_state.machine()
+    monkeypatch.setattr(_run_state, "machine", lambda: machine_name + "-container")
+    assert process_alive(f"{machine_name} {pid} {int(start) + 1}") is True
+
+
+def test_files_and_mirror_copy_a_state_but_its_lock(tmp_path):
+    kept = RunState(tmp_path / "kept")
+    kept.lock("run A", process="elsewhere 1 1")
+    kept.save("runs/a.plan.json", "{}\n")
+    kept.mark("keystone@ctl1", True)
+    assert kept.files() == {"runs/a.plan.json": "{}\n", "drained/keystone@ctl1": "keystone@ctl1\n"}
+    copy = RunState(tmp_path / "copy")
+    copy.save("runs/old.report.json", "{}\n")
+    copy.mark("keystone@ctl2", True)
+    assert copy.mirror(kept.files()) is True
+    assert copy.files() == kept.files() and copy.owner() is None
+    assert copy.mirror(kept.files()) is False

@@ -1,26 +1,40 @@
 # Copyright: OPNFV Escalator developers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""The state directory of runs on the controller. Private to the opnfv.escalator collection.
+"""The state directory of runs. Private to the opnfv.escalator collection.
 
-It holds the run lock (a directory, so taking it is one atomic mkdir, with an ``owner``
+It lives on the controller, or on an inventory host that keeps it for every controller
+(the run_state module runs this code there). It holds the run lock (a directory, so taking it is one atomic mkdir, with an ``owner``
 file inside), the plan and report of each run under ``runs/``, and under ``drained/`` a
 marker per node that a run took out of service: a run killed in between leaves the
 marker, and the next run knows that node is out because of Escalator.
 
 Every method takes ``check`` (compute, write nothing) and returns whether it changed, or
-would change, anything. Pure Python, no Ansible: the action plugin and the tests call it.
+would change, anything. Pure Python, no Ansible: the action plugin, the module and the
+tests call it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 
 SUBDIRS = ("runs", "drained")
+LOCK = "lock"
+
+
+def machine():
+    """This machine as '<hostname>/<machine id>'. Containers on the host's network share
+    its hostname, never its machine id (nor its processes)."""
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        ident = _read(path)
+        if ident and ident.strip():
+            return f"{socket.gethostname()}/{ident.strip()}"
+    return socket.gethostname()
 
 
 def process_identity(pid):
-    """'<host> <pid> <start time>' of a process on this machine, or None when it is gone.
+    """'<machine> <pid> <start time>' of a process on this machine, or None when it is gone.
 
     The start time (from /proc) tells a live process from a later one that got the same
     pid."""
@@ -29,16 +43,24 @@ def process_identity(pid):
             fields = fh.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return f"{socket.gethostname()} {pid} {fields[19]}"
+    return f"{machine()} {pid} {fields[19]}"
 
 
 def process_alive(identity):
     """False when identity names a process of this machine that is gone; True when it is
     alive or belongs to another machine (which cannot be asked)."""
     parts = (identity or "").split()
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+    if len(parts) != 3 or parts[0] != machine() or not parts[1].isdigit():
         return True
     return process_identity(int(parts[1])) == identity
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 class RunStateError(Exception):
@@ -55,12 +77,31 @@ def write_atomic(dest, text):
     os.replace(tmp, dest)
 
 
-def _read(path):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return None
+
+
+def text_of(content):
+    """A file's text: a string as it is, anything else as indented JSON."""
+    if isinstance(content, str):
+        return content
+    return json.dumps(content, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def apply(state, args, check=False, process=None):
+    """Carry out one run_state request (the module's arguments) on state; whether it changed.
+
+    The lock first, so a refused run writes nothing; released last."""
+    changed = False
+    if args.get("lock") == "taken":
+        changed |= state.lock(args.get("owner") or "escalator", check=check, process=process)
+    for name, content in (args.get("files") or {}).items():
+        changed |= state.save(name, text_of(content), check=check)
+    if args.get("drained") is not None:
+        changed |= state.mark(args["drained"], True, check=check)
+    if args.get("undrained") is not None:
+        changed |= state.mark(args["undrained"], False, check=check)
+    if args.get("lock") == "released":
+        changed |= state.unlock(check=check)
+    return changed
 
 
 class RunState:
@@ -68,7 +109,7 @@ class RunState:
 
     def __init__(self, root):
         self.root = os.path.abspath(root)
-        self.lock_dir = os.path.join(self.root, "lock")
+        self.lock_dir = os.path.join(self.root, LOCK)
         self.owner_file = os.path.join(self.lock_dir, "owner")
         self.process_file = os.path.join(self.lock_dir, "process")
         # The owner of a lock left by a run whose process is gone, when lock() took it over.
@@ -161,3 +202,33 @@ class RunState:
         if not check:
             write_atomic(path, text)
         return True
+
+    def files(self):
+        """Every file of the state directory but the lock, as {path inside it: text}: what a
+        controller copies from the host that keeps the state."""
+        found = {}
+        for top, dirs, names in os.walk(self.root):
+            rel = os.path.relpath(top, self.root)
+            if rel == LOCK or rel.startswith(LOCK + os.sep):
+                dirs[:] = []
+                continue
+            dirs.sort()
+            for name in sorted(names):
+                if ".tmp." in name:
+                    continue
+                path = os.path.normpath(os.path.join(rel, name))
+                text = _read(os.path.join(top, name))
+                if text is not None:
+                    found[path] = text
+        return found
+
+    def mirror(self, files):
+        """Make this directory hold exactly ``files`` (as files() returns them), the lock
+        aside: the controller's copy of a state kept on another host."""
+        changed = False
+        for name, text in files.items():
+            changed |= self.save(name, text)
+        for name in set(self.files()) - set(files):
+            os.unlink(os.path.join(self.root, name))
+            changed = True
+        return changed
