@@ -77,8 +77,6 @@ def write_atomic(dest, text):
     os.replace(tmp, dest)
 
 
-
-
 def text_of(content):
     """A file's text: a string as it is, anything else as indented JSON."""
     if isinstance(content, str):
