@@ -180,7 +180,7 @@ def haproxy_serving(server):
 class HAProxyBackend(Backend):
     name = "haproxy"
 
-    def __init__(self, node, backends, api, interval=0.5, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, node, backends, api, interval=0.2, sleep=time.sleep, clock=time.monotonic):
         self.node = node
         self.backends = backends
         self.api = api
