@@ -27,6 +27,8 @@ BACKEND_OPTIONS = {
     "haproxy": dict(
         socket=dict(type="str", default="/run/haproxy/admin.sock"),
         backends=dict(type="list", elements="str", required=True),
+        peers=dict(type="list", elements="str", default=[]),
+        peers_wait=dict(type="int", default=10),
     ),
     "nova": dict(
         cloud=dict(type="str"),
@@ -47,6 +49,10 @@ BACKEND_OPTIONS = {
 
 class MaintenanceError(Exception):
     pass
+
+
+class GuardError(MaintenanceError):
+    """The node was not taken out because the rest of its group does not serve; nothing changed."""
 
 
 def wait_for(predicate, timeout, interval, sleep=time.sleep, clock=time.monotonic):
@@ -73,6 +79,9 @@ class Backend:
     def read(self):
         raise NotImplementedError
 
+    def guard(self):
+        """Before the node goes out: raise GuardError unless the rest of its group serves."""
+
     def take_out(self):
         """Stop new work from reaching the node (drain)."""
         raise NotImplementedError
@@ -96,6 +105,8 @@ def set_maintenance(backend, wanted, timeout, check_mode=False):
     before_state, before = backend.read()
     if before_state == wanted:
         return False, before, before
+    if wanted == ENABLED:
+        backend.guard()
     if check_mode:
         return True, before, dict(before, state=wanted)
     if wanted == ENABLED:
@@ -180,10 +191,12 @@ def haproxy_serving(server):
 class HAProxyBackend(Backend):
     name = "haproxy"
 
-    def __init__(self, node, backends, api, interval=0.2, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, node, backends, api, interval=0.2, sleep=time.sleep, clock=time.monotonic,
+                 peers=(), peers_wait=10):
         self.node = node
         self.backends = backends
         self.api = api
+        self.peers, self.peers_wait = list(peers), peers_wait
         self.interval, self.sleep, self.clock = interval, sleep, clock
 
     def describe(self):
@@ -222,6 +235,31 @@ class HAProxyBackend(Backend):
             out = self.api(f"set server {backend}/{self.node} state {state}").strip()
             if out:
                 raise MaintenanceError(f"HAProxy refused 'set server {backend}/{self.node} state {state}': {out}")
+
+    def _not_serving(self):
+        """'backend/server' of the peers that do not serve, in the same runtime API call as the drain."""
+        missing = []
+        for backend in self.backends:
+            servers = haproxy_servers(self.api, backend)
+            for peer in self.peers:
+                if peer not in servers:
+                    raise MaintenanceError(f"haproxy.peers: backend {backend!r} has no server named {peer!r}")
+                if not haproxy_serving(servers[peer]):
+                    missing.append(f"{backend}/{peer}")
+        return missing
+
+    def guard(self):
+        """The peers must serve in every backend (waiting up to peers_wait seconds for them)."""
+        if not self.peers:
+            return
+        missing = []
+
+        def all_serve():
+            missing[:] = self._not_serving()
+            return not missing
+        if wait_for(all_serve, self.peers_wait, self.interval, self.sleep, self.clock) is None:
+            raise GuardError(f"guard: {', '.join(missing)} not serving after {self.peers_wait}s; {self.node} was "
+                             "left in service, as taking it out would leave its group short.")
 
     def take_out(self):
         self._set("drain")

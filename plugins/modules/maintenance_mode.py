@@ -66,6 +66,19 @@ options:
         type: list
         elements: str
         required: true
+      peers:
+        description:
+          - The other servers of the node's redundancy group. Before the node is taken out
+            (O(state=enabled)), each must serve in every backend, read on the same admin
+            socket just before the drain; otherwise the node is left in service and the
+            module fails with RV(guard_refused). Not checked when the node is already out.
+        type: list
+        elements: str
+        default: []
+      peers_wait:
+        description: Seconds to wait for O(haproxy.peers) to serve before refusing.
+        type: int
+        default: 10
   nova:
     description: Settings of the C(nova) backend.
     type: dict
@@ -119,6 +132,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+guard_refused:
+  description: On failure, whether the node was left in service because O(haproxy.peers) did not serve.
+  returned: failure
+  type: bool
+  sample: true
 before:
   description: The node's state before, as the backend reports it (C(state) and details such as sessions or instances).
   returned: always
@@ -137,6 +155,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.opnfv.escalator.plugins.module_utils._maintenance import (
     BACKEND_OPTIONS,
     CommandBackend,
+    GuardError,
     HAProxyBackend,
     HAProxyRuntime,
     MaintenanceError,
@@ -165,7 +184,8 @@ def _backend(module):
     def run(argv):
         return module.run_command(argv)
     if name == "haproxy":
-        return HAProxyBackend(p["node"], settings["backends"], HAProxyRuntime(settings["socket"]))
+        return HAProxyBackend(p["node"], settings["backends"], HAProxyRuntime(settings["socket"]),
+                              peers=settings["peers"], peers_wait=settings["peers_wait"])
     if name == "nova":
         if openstack is None:
             module.fail_json(msg=missing_required_lib("openstacksdk"), exception=OPENSTACK_IMPORT_ERROR)
@@ -201,7 +221,7 @@ def main():
                                                  module.check_mode)
     except errors as exc:
         module.fail_json(msg=f"maintenance_mode {module.params['state']} for {module.params['node']} "
-                         f"({module.params['backend']}): {exc}")
+                         f"({module.params['backend']}): {exc}", guard_refused=isinstance(exc, GuardError))
     module.exit_json(changed=changed, before=before, after=after,
                      diff=dict(before=to_json(before), after=to_json(after)))
 

@@ -9,6 +9,7 @@ from ansible_collections.opnfv.escalator.plugins.module_utils._maintenance impor
     DISABLED,
     ENABLED,
     CommandBackend,
+    GuardError,
     HAProxyBackend,
     HAProxyRuntime,
     MaintenanceError,
@@ -241,3 +242,28 @@ def test_wait_for_gives_up_after_the_timeout():
     assert wait_for(lambda: False, 3, 1, clock.sleep, clock) is None
     assert clock.now == 3
     assert wait_for(lambda: "yes", 3, 1, clock.sleep, clock) == "yes"
+
+
+def test_haproxy_guard_takes_the_node_out_only_while_its_peers_serve():
+    fake = FakeHAProxy()
+    clock = FakeClock()
+    backend = HAProxyBackend("ctl1", ["keystone"], fake, interval=0.5, sleep=clock.sleep, clock=clock,
+                             peers=["ctl2", "ctl3"], peers_wait=3)
+    fake.servers["ctl3"] = {"admin": 0x01, "op": 2, "scur": 0}  # already out for another reason
+    with pytest.raises(GuardError, match=r"guard: keystone/ctl3 not serving after 3s; ctl1 was left in service"):
+        set_maintenance(backend, ENABLED, timeout=10)
+    assert not [c for c in fake.commands if c.startswith("set")] and fake.servers["ctl1"]["admin"] == 0
+    with pytest.raises(GuardError):  # check mode refuses the same way
+        set_maintenance(backend, ENABLED, timeout=10, check_mode=True)
+    fake.servers["ctl3"]["admin"] = 0
+    assert set_maintenance(backend, ENABLED, timeout=10)[0] is True
+    assert fake.servers["ctl1"]["admin"] == 0x01
+    # Out already (a resumed run): no guard, nothing to do.
+    fake.servers["ctl2"]["admin"] = 0x01
+    assert set_maintenance(backend, ENABLED, timeout=10)[0] is False
+
+
+def test_haproxy_guard_names_an_unknown_peer():
+    backend = HAProxyBackend("ctl1", ["keystone"], FakeHAProxy(), peers=["ctl9"])
+    with pytest.raises(MaintenanceError, match="haproxy.peers: backend 'keystone' has no server named 'ctl9'"):
+        set_maintenance(backend, ENABLED, timeout=1)
