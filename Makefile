@@ -23,7 +23,7 @@ SANITY_ROOT := $(ESCALATOR_CACHE)/sanity/ansible_collections/opnfv/escalator
 DEB_PACKAGES := docker.io debootstrap python3-venv git ca-certificates shellcheck
 PROBE_SECONDS ?= 30
 
-.PHONY: help deps venv collection artifacts lab-up lab-deploy lab-down demo probe \
+.PHONY: ee-context help deps venv collection artifacts lab-up lab-deploy lab-down demo probe \
 	test unit sanity lint integration changelog-lint benchmarks clean
 
 help:
@@ -110,6 +110,13 @@ benchmarks: deps venv artifacts
 	@python benchmarks/plan_scale.py
 	@$(MAKE) --no-print-directory lab-up
 	@python benchmarks/rolling_upgrade.py
+
+# The execution environment's build context (execution-environment.yml); build the image
+# from .build/ee with podman or docker where a registry is reachable.
+ee-context: venv
+	@rm -rf ee/dist .build/ee
+	@ansible-galaxy collection build --output-path ee/dist .
+	@ansible-builder create -f execution-environment.yml -c .build/ee --output-filename Containerfile
 
 clean: lab-down
 	rm -rf .build
