@@ -41,9 +41,10 @@ def test_plan_and_upgrade_through_ansible_runner(tmp_path):
     plays = [play for kind, _h, _t, play in events if kind == "playbook_on_play_start"]
     batches = json.loads((state / "plan.json").read_text())["batches"]
     assert plays.count("Upgrade, batch by batch") == len(batches)  # a play start per serial batch
-    assert list(dict.fromkeys(plays)) == ["Plan the run", "Preflight checks on every target", "Take the run lock",
-                     "Stage the new versions beside the old ones", "Upgrade, batch by batch",
-                     "Roll back what the run upgraded (on_failure rollback_all)", "Report"]
+    assert list(dict.fromkeys(plays)) == [
+        "Plan the run", "Preflight checks on every target", "Take the run lock",
+        "Stage the new versions beside the old ones", "Upgrade, batch by batch",
+        "Roll back what the run upgraded (on_failure rollback_all)", "Report"]
     done = [host for kind, host, task, _p in events if kind == "runner_on_ok" and task == "Record the result"]
     assert sorted(done) == sorted(f"keystone@{h}" for h in cloud.targets(("keystone",))["keystone"])
     # Afterwards: the report in the state directory, the events in the artifacts directory.
