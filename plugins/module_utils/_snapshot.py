@@ -35,6 +35,13 @@ class SnapshotError(Exception):
     """What went wrong, in words an operator can act on."""
 
 
+def shell_to(command, redirect, path):
+    """argv running a campaign's shell command with its whole output to (>) or input from (<)
+    path. The path is the shell's $1, never part of the command text, so no character in it
+    (a quote, a space, a ';') can change what runs."""
+    return ["/bin/sh", "-c", f"{{ {command}\n}} {redirect} \"$1\"", "escalator-snapshot", path]
+
+
 def tree_digest(path):
     """A digest of a file tree: names, types, modes, owners, link targets and contents.
 
@@ -233,7 +240,7 @@ class SnapshotStore:
     def _save_command(self, directory, i, cmd):
         filename = f"dump-{i}.out"
         out = os.path.join(directory, filename)
-        rc, dummy, err = self.run(["/bin/sh", "-c", f"{cmd['dump']} > '{out}'"])
+        rc, dummy, err = self.run(shell_to(cmd["dump"], ">", out))
         if rc != 0:
             raise SnapshotError(f"commands[{i}] ({cmd['name']}): the dump command failed with exit code {rc}: "
                                 f"{err.strip()[:300]}")
@@ -280,7 +287,7 @@ class SnapshotStore:
         # A dump is compared by dumping again: the only way to know the data is the same.
         probe = os.path.join(self.root, f".probe-{name}-{os.getpid()}")
         try:
-            rc, dummy, err = self.run(["/bin/sh", "-c", f"{it['dump']} > '{probe}'"])
+            rc, dummy, err = self.run(shell_to(it["dump"], ">", probe))
             return rc != 0 or _compare_digest(probe, it.get("compare_ignore")) != it["compare_sha256"]
         finally:
             if os.path.exists(probe):
@@ -341,7 +348,7 @@ class SnapshotStore:
                 raise SnapshotError(f"packages: apt-get could not install {' '.join(wanted)}: {err.strip()[:300]}")
 
     def _restore_command(self, base, it):
-        rc, dummy, err = self.run(["/bin/sh", "-c", f"{it['restore']} < '{os.path.join(base, it['file'])}'"])
+        rc, dummy, err = self.run(shell_to(it["restore"], "<", os.path.join(base, it["file"])))
         if rc != 0:
             raise SnapshotError(f"commands ({it['source']}): the restore command failed with exit code {rc}: "
                                 f"{err.strip()[:300]}")

@@ -156,3 +156,22 @@ def test_manifest_is_json_with_every_item(tree):
     with open(os.path.join(store.root, "s1", "manifest.json"), encoding="utf-8") as fh:
         data = json.load(fh)
     assert [it["source"] for it in data["items"]] == [str(etc), str(db)]
+
+
+def test_a_dump_path_with_shell_characters_runs_nothing_but_the_command(tmp_path):
+    """The snapshot root is an option: quotes, ';' and '$(...)' in it stay part of the path."""
+    import subprocess
+
+    from ansible_collections.opnfv.escalator.plugins.module_utils._snapshot import shell_to
+
+    marker = tmp_path / "pwned"
+    weird = tmp_path / "a'b; touch pwned; $(touch pwned) `touch pwned` c"
+    weird.mkdir()
+    out = weird / "dump.out"
+    proc = subprocess.run(shell_to("echo one; echo two", ">", str(out)), capture_output=True, text=True,
+                          check=False, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == "one\ntwo\n"  # the whole command's output, not only the last part
+    proc = subprocess.run(shell_to("cat", "<", str(out)), capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert proc.stdout == "one\ntwo\n"
+    assert not marker.exists()
