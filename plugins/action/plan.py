@@ -10,8 +10,10 @@ from ansible.errors import AnsibleFileNotFound
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import (
+    MAX_CAMPAIGN_BYTES,
     CampaignError,
     check_artifacts,
+    load_text,
     validate,
 )
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._options import check_options
@@ -105,12 +107,15 @@ class ActionModule(ActionBase):
         if not isinstance(campaign, str):
             raise ValueError(f"campaign must be a file path or a mapping, got {type(campaign).__name__}")
         path = self._find_needle("files", campaign) if not os.path.isabs(campaign) else campaign
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
         try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path} is not valid YAML: {exc}") from exc
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read(MAX_CAMPAIGN_BYTES + 1)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+        try:
+            doc = load_text(text)
+        except ValueError as exc:
+            raise ValueError(f"{path} {exc}") from None
         return doc, path, os.path.dirname(path), text
 
 

@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import math
 import os
 import re
 
+import yaml
+
 FORMAT_VERSION = 1
+# A campaign of twenty components with every option set is a few kilobytes.
+MAX_CAMPAIGN_BYTES = 1 << 20
 
 ARTIFACT_TYPES = ("wheelhouse", "file", "package")
 MAINTENANCE_BACKENDS = ("none", "haproxy", "nova", "pacemaker", "command")
@@ -25,7 +30,9 @@ CHECK_TYPES = ("http", "tcp", "service", "process", "command", "disk", "file", "
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _PERCENT_RE = re.compile(r"^(\d{1,3})%$")
-_DURATION_RE = re.compile(r"^(\d+)\s*(s|m|h)?$")
+_DURATION_RE = re.compile(r"^(\d{1,9})\s*(s|m|h)?$")
+# The longest a step may be expected to take: a week. Beyond it (or .inf, .nan) is a typo.
+MAX_DURATION_S = 7 * 24 * 3600
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -109,8 +116,15 @@ class _Checker:
                 self.error(path, f"must be a duration (seconds, or '90s', '2m', '1h'), got '{value}'")
                 return None
             value = int(m.group(1)) * {"s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+        if isinstance(value, float) and math.isnan(value):
+            self.error(path, "must be a duration (seconds, or '90s', '2m', '1h'), got .nan")
+            return None
         if value <= 0:
             self.error(path, "must be more than 0 seconds")
+            return None
+        if value > MAX_DURATION_S:
+            shown = f"{value:.6g}" if isinstance(value, float) or value < 10 ** 15 else f"a {len(str(value))}-digit number"
+            self.error(path, f"must be at most {MAX_DURATION_S} seconds (a week), got {shown}")
             return None
         return float(value)
 
@@ -175,6 +189,41 @@ _COMPONENT_OPTIONAL = ("depends_on", "redundancy", "maintenance", "snapshot", "v
                        "on_failure", "coordination", "phases", "upgrade")
 
 
+class _StrictLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+    """PyYAML's safe loader, refusing a key given twice in one mapping (the last would
+    silently win: a budget of 1 became 100%)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, dummy in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if isinstance(key, (str, int, float, bool)) and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key {key!r} is given twice (lines {seen[key]} and {line}); the last would "
+                        "silently win: keep one", key_node.start_mark)
+                if isinstance(key, (str, int, float, bool)):
+                    seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_text(text):
+    """A campaign document from its YAML text: at most MAX_CAMPAIGN_BYTES, no key given twice.
+    Raises ValueError saying what is wrong and where."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_CAMPAIGN_BYTES:
+        raise ValueError(f"is {size} bytes; a campaign may have at most {MAX_CAMPAIGN_BYTES} (1 MiB)")
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as exc:
+        raise ValueError(f"is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ValueError("nests too deeply to be a campaign") from None
+
+
 def validate(doc, base_dir="."):
     """Check a campaign document's shape and values; return it normalized.
 
@@ -194,7 +243,7 @@ def validate(doc, base_dir="."):
         "stage_parallel": STAGE_PARALLEL,
         "components": [],
     }
-    if "format" in top and top["format"] != FORMAT_VERSION:
+    if "format" in top and (isinstance(top["format"], bool) or top["format"] != FORMAT_VERSION):
         c.error("format", f"must be {FORMAT_VERSION}, the campaign format this collection reads")
     if "canary" in top:
         out["canary"] = c.boolean(top["canary"], "canary")
@@ -269,8 +318,12 @@ def _component(c, comp, path, base_dir):
         c.error(f"{path}.targets", "must name at least one group or pattern")
     if "version" in m:
         v = m["version"]
-        # YAML reads 29.1 as a number: accept it, but keep the text the operator meant.
-        out["version"] = str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else c.string(v, f"{path}.version")
+        # YAML reads 29.10 as the number 29.1 and 010 as 8: a version is text, in quotes.
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            c.error(f"{path}.version", f"must be text: write it in quotes, e.g. '{v}' (YAML reads an unquoted "
+                                       "29.10 as the number 29.1)")
+        else:
+            out["version"] = c.string(v, f"{path}.version")
     if "artifact" in m:
         out["artifact"] = _artifact(c, m["artifact"], f"{path}.artifact", base_dir)
     if "expected_duration" in m:

@@ -64,13 +64,31 @@ def test_a_bad_campaign_fails_with_every_path_and_no_traceback(tmp_path):
     assert not dest.exists()
 
 
+DUPLICATE = """
+name: twice
+components:
+  - name: keystone
+    targets: controllers
+    version: '29.1.0'
+    redundancy:
+      max_unavailable: 1
+      max_unavailable: 100%
+"""
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "Cannot read the campaign"),
     ("name: [unclosed", "is not valid YAML"),
-])
+    (DUPLICATE, "the key 'max_unavailable' is given twice (lines 8 and 9); the last would silently win"),
+    (b"name: caf\xe9\n", "is not UTF-8 text: invalid continuation byte at byte 9"),
+    ("name: big\n" + "# padding\n" * 120000, "bytes; a campaign may have at most 1048576 (1 MiB)"),
+    ("a: " + "[" * 5000 + "]" * 5000, "nests too deeply to be a campaign"),
+], ids=["missing", "bad-yaml", "duplicate-key", "not-utf8", "too-big", "too-deep"])
 def test_unreadable_campaigns_are_clear_errors(tmp_path, content, message):
     path = tmp_path / "campaign.yml"
-    if content is not None:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
         path.write_text(content)
     proc = run_plan("-e", f"escalator_campaign={path}", "-e", f"escalator_plan_file={tmp_path / 'p.json'}")
     out = proc.stdout + proc.stderr

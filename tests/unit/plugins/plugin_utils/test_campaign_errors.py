@@ -77,7 +77,11 @@ def test_all_problems_are_reported_together():
         "components[0].on_failure", "components[1].redundancy.max_unavailable"]
 
 
-def test_yaml_numbers_are_read_as_versions():
-    doc = copy.deepcopy(BASE)
-    doc["components"][0]["version"] = 29.1
-    assert validate(doc)["components"][0]["version"] == "29.1"
+def test_versions_are_text_as_written():
+    doc = copy.deepcopy(yaml.safe_load(yaml.safe_dump(BASE)))
+    doc["components"][0]["version"] = yaml.safe_load("'29.10'")
+    assert validate(doc)["components"][0]["version"] == "29.10"
+    for unquoted in ("29.10", "010", "30"):  # 29.1, 8 and 30 once YAML has read them
+        doc["components"][0]["version"] = yaml.safe_load(unquoted)
+        with pytest.raises(CampaignError, match=r"components\[0\]\.version: must be text: write it in quotes"):
+            validate(doc)
