@@ -9,6 +9,7 @@ retries, delays and timeouts, and never changes anything on the host.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -45,8 +46,31 @@ COMMON = {"name": (True, None), "type": (True, None), "retries": (False, None), 
           "timeout": (False, None)}
 
 
+# Upper bounds of the numbers a check takes: beyond them (or .inf, .nan) is a typo, and an
+# endless check would hang the run. name -> (lowest, highest, whole numbers only).
+NUMBERS = {
+    "retries": (0, 10000, True), "delay": (0, 3600, False), "timeout": (0, 3600, False),
+    "port": (1, 65535, True), "max_latency": (0, 3600, False), "min_count": (0, 1 << 20, True),
+    "min_free_bytes": (0, 1 << 60, True), "min_free_percent": (0, 100, False), "rc": (0, 255, True),
+}
+
+
 class CheckError(ValueError):
     """A check that is wrongly written (not a failing check)."""
+
+
+def _number(value, where, key):
+    """value as a number within NUMBERS[key], or CheckError naming the field."""
+    low, high, whole = NUMBERS[key]
+    what = "a whole number" if whole else "a number"
+    if isinstance(value, str) and whole and value.strip().isdigit() and len(value.strip()) < 20:
+        value = int(value.strip())  # a port templated from a variable arrives as text
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
+        raise CheckError(f"{where}.{key}: must be {what} from {low} to {high}, got {value!r}")
+    if (isinstance(value, float) and math.isnan(value)) or not low <= value <= high:
+        shown = f"{value:.6g}" if isinstance(value, float) or abs(value) < 10 ** 15 else f"a {len(str(value))}-digit number"
+        raise CheckError(f"{where}.{key}: must be {what} from {low} to {high}, got {shown}")
+    return value
 
 
 def normalize(checks, defaults):
@@ -80,8 +104,9 @@ def normalize(checks, defaults):
         for key in ("retries", "delay", "timeout"):
             if spec[key] is None:
                 spec[key] = defaults[key]
-            if not isinstance(spec[key], (int, float)) or isinstance(spec[key], bool) or spec[key] < 0:
-                raise CheckError(f"{where}.{key}: must be a number of at least 0")
+        for key in NUMBERS:
+            if key in spec and spec[key] is not None:
+                spec[key] = _number(spec[key], where, key)
         _check_specific(kind, spec, where)
         out.append(spec)
     return out
@@ -93,6 +118,9 @@ def _check_specific(kind, spec, where):
             raise CheckError(f"{where}.url: must start with http:// or https://, got {spec['url']!r}")
         if isinstance(spec["status"], int):
             spec["status"] = [spec["status"]]
+        if not isinstance(spec["status"], list) or not all(
+                isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in spec["status"]):
+            raise CheckError(f"{where}.status: must be HTTP status codes (100 to 599), got {spec['status']!r}")
     if kind == "disk" and spec["min_free_bytes"] is None and spec["min_free_percent"] is None:
         raise CheckError(f"{where}: a disk check needs min_free_bytes or min_free_percent")
     if kind == "version":

@@ -104,7 +104,7 @@ def test_disk_and_file(tmp_path):
     digest = hashlib.sha256(b"abc").hexdigest()
     res = run_checks(checks(
         {"name": "disk", "type": "disk", "path": str(tmp_path), "min_free_bytes": 1},
-        {"name": "huge", "type": "disk", "path": str(tmp_path), "min_free_percent": 100.1},
+        {"name": "huge", "type": "disk", "path": str(tmp_path), "min_free_bytes": 1 << 59},
         {"name": "file", "type": "file", "path": str(f), "sha256": digest},
         {"name": "badsum", "type": "file", "path": str(f), "sha256": "0" * 64},
         {"name": "gone", "type": "file", "path": str(tmp_path / "x"), "exists": False},
@@ -210,7 +210,20 @@ def test_an_unexpected_error_is_a_failed_check_not_a_crash():
     ({"name": "x", "type": "version", "expected": "1"}, "needs exactly one of python_package, deb_package, command"),
     ({"name": "x", "type": "version", "expected": "1", "python_package": "k"}, "checks[0].venv: is required"),
     ({"name": "x", "type": "command", "command": "c", "stdout_regex": "("}, "not a valid regular expression"),
-    ({"name": "x", "type": "tcp", "host": "h", "port": 1, "retries": -1}, "checks[0].retries: must be a number of at least 0"),
+    ({"name": "x", "type": "tcp", "host": "h", "port": 1, "retries": -1},
+     "checks[0].retries: must be a whole number from 0 to 10000, got -1"),
+    # Numbers that would probe another port, never end, or are no numbers at all.
+    ({"name": "x", "type": "tcp", "host": "h", "port": 70000}, "checks[0].port: must be a whole number from 1 to 65535, got 70000"),
+    ({"name": "x", "type": "tcp", "host": "h", "port": "5000x"}, "checks[0].port: must be a whole number from 1 to 65535, got '5000x'"),
+    ({"name": "x", "type": "tcp", "host": "h", "port": 1, "retries": float("inf")},
+     "checks[0].retries: must be a whole number from 0 to 10000, got inf"),
+    ({"name": "x", "type": "tcp", "host": "h", "port": 1, "delay": float("nan")},
+     "checks[0].delay: must be a number from 0 to 3600, got nan"),
+    ({"name": "x", "type": "tcp", "host": "h", "port": 1, "timeout": 10 ** 400},
+     "checks[0].timeout: must be a number from 0 to 3600, got a 401-digit number"),
+    ({"name": "x", "type": "http", "url": "http://a", "status": [200, 999]},
+     "checks[0].status: must be HTTP status codes (100 to 599), got [200, 999]"),
+    ({"name": "x", "type": "http", "url": "http://a", "max_latency": True}, "checks[0].max_latency: must be a number"),
     ({"type": "tcp", "host": "h", "port": 1}, "checks[0].name: is required"),
     ({"name": "x", "type": "haproxy", "backend": "b"}, "checks[0].servers: is required for a haproxy check"),
     ({"name": "x", "type": "haproxy", "backend": "b", "servers": "ctl1"}, "checks[0].servers: must be a list of server names"),
@@ -223,3 +236,8 @@ def test_bad_checks_are_named(spec, message):
 def test_duplicate_names():
     with pytest.raises(CheckError, match=r"checks\[1\].name: 'a' is used by another check"):
         checks({"name": "a", "type": "tcp", "host": "h", "port": 1}, {"name": "a", "type": "tcp", "host": "h", "port": 2})
+
+
+def test_a_port_given_as_text_is_read_as_a_number():
+    (spec,) = checks({"name": "x", "type": "tcp", "host": "h", "port": "5000"})
+    assert spec["port"] == 5000
