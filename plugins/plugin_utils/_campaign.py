@@ -29,6 +29,13 @@ UPGRADE_METHODS = ("wheelhouse", "package", "tasks")
 CHECK_TYPES = ("http", "tcp", "service", "process", "command", "disk", "file", "version", "haproxy")
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+# A version becomes part of paths (/opt/<component>/<version>) and package requests: the
+# characters of pip and Debian versions, no '/', no '..', no shell metacharacters.
+_VERSION_RE = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9.+~:!_-]{0,63}$")
+# A file name inside the artifact's directory.
+_FILE_NAME_RE = re.compile(r"^(?!\.\.?$)[A-Za-z0-9._+-]{1,255}$")
+# A Debian or RPM package name.
+_PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]{0,127}$")
 _PERCENT_RE = re.compile(r"^(\d{1,3})%$")
 _DURATION_RE = re.compile(r"^(\d{1,9})\s*(s|m|h)?$")
 # The longest a step may be expected to take: a week. Beyond it (or .inf, .nan) is a typo.
@@ -323,7 +330,8 @@ def _component(c, comp, path, base_dir):
             c.error(f"{path}.version", f"must be text: write it in quotes, e.g. '{v}' (YAML reads an unquoted "
                                        "29.10 as the number 29.1)")
         else:
-            out["version"] = c.string(v, f"{path}.version")
+            out["version"] = c.string(v, f"{path}.version", pattern=_VERSION_RE,
+                                      what="a version (letters, digits and . + ~ : ! _ -, no '/' or '..')")
     if "artifact" in m:
         out["artifact"] = _artifact(c, m["artifact"], f"{path}.artifact", base_dir)
     if "expected_duration" in m:
@@ -398,14 +406,15 @@ def _artifact(c, value, path, base_dir):
             else:
                 out["sha256"] = sha.lower()
         if kind == "wheelhouse":
-            out["manifest"] = c.string(m.get("manifest", "SHA256SUMS"), f"{path}.manifest")
+            out["manifest"] = c.string(m.get("manifest", "SHA256SUMS"), f"{path}.manifest", pattern=_FILE_NAME_RE,
+                                       what="a file name in the wheelhouse directory (no '/')")
         elif "manifest" in m:
             c.error(f"{path}.manifest", "only a wheelhouse artifact has a manifest")
     elif kind == "package":
         if "name" not in m:
             c.error(f"{path}.name", "is required for a package artifact")
         else:
-            c.string(m["name"], f"{path}.name")
+            c.string(m["name"], f"{path}.name", pattern=_PACKAGE_RE, what="a package name")
         for key in ("path", "manifest"):
             if key in m:
                 c.error(f"{path}.{key}", "a package artifact comes from the hosts' package repositories")
@@ -656,7 +665,10 @@ def check_artifacts(campaign):
             continue
         files = 1
         if art["type"] == "wheelhouse":
-            bad = _check_manifest(art["path"], target)
+            try:
+                bad = _check_manifest(art["path"], target)
+            except UnicodeDecodeError as exc:
+                bad = f"{target} is not UTF-8 text: {exc.reason} at byte {exc.start}"
             if bad:
                 errors.append((f"{path}.path", bad))
                 continue
