@@ -131,7 +131,12 @@ class RunState:
         over and its owner kept in ``taken_over``; any other held lock is refused.
         """
         held = self.owner()
-        if held == owner:
+        # Taking it again for the same owner changes nothing, unless another live process
+        # holds it under that name: two callers with the default owner do not both hold it.
+        holder = self.holder_process()
+        if held == owner and (process is None or holder in (None, process) or not process_alive(holder)):
+            if process and holder != process and not check:
+                write_atomic(self.process_file, process + "\n")
             return False
         if held is not None:
             if process_alive(self.holder_process()):

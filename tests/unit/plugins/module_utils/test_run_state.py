@@ -135,3 +135,13 @@ def test_files_and_mirror_copy_a_state_but_its_lock(tmp_path):
     assert copy.mirror(kept.files()) is True
     assert copy.files() == kept.files() and copy.owner() is None
     assert copy.mirror(kept.files()) is False
+
+
+def test_two_processes_with_the_same_owner_do_not_both_hold_the_lock(tmp_path):
+    state = RunState(tmp_path / "state")
+    me = process_identity(os.getpid())
+    parent = process_identity(os.getppid())
+    assert state.lock("escalator", process=me) is True
+    assert state.lock("escalator", process=me) is False  # its own process: nothing to do
+    with pytest.raises(RunStateError, match="Another run holds the lock"):
+        state.lock("escalator", process=parent)
