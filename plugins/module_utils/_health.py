@@ -66,9 +66,14 @@ def _number(value, where, key):
     if isinstance(value, str) and whole and value.strip().isdigit() and len(value.strip()) < 20:
         value = int(value.strip())  # a port templated from a variable arrives as text
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
-        raise CheckError(f"{where}.{key}: must be {what} from {low} to {high}, got {value!r}")
+        try:
+            shown = f"{value:.6g}" if isinstance(value, float) else repr(value)[:80]
+        except ValueError:  # holds an integer too large to print
+            shown = f"a {type(value).__name__} holding a huge number"
+        raise CheckError(f"{where}.{key}: must be {what} from {low} to {high}, got {shown}")
     if (isinstance(value, float) and math.isnan(value)) or not low <= value <= high:
-        shown = f"{value:.6g}" if isinstance(value, float) or abs(value) < 10 ** 15 else f"a {len(str(value))}-digit number"
+        shown = (f"{value:.6g}" if isinstance(value, float) or abs(value) < 10 ** 15
+                 else f"a {int(value.bit_length() * 0.30103) + 1}-digit number")
         raise CheckError(f"{where}.{key}: must be {what} from {low} to {high}, got {shown}")
     return value
 
@@ -98,6 +103,8 @@ def normalize(checks, defaults):
                 raise CheckError(f"{where}.{key}: is required for a {kind} check")
             else:
                 spec[key] = default
+        if not isinstance(spec["name"], str) or not spec["name"].strip():
+            raise CheckError(f"{where}.name: must be a non-empty string")
         if spec["name"] in names:
             raise CheckError(f"{where}.name: '{spec['name']}' is used by another check")
         names.add(spec["name"])

@@ -44,6 +44,20 @@ _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
+def shown_number(value):
+    """A number as an error message shows it: a huge integer by its size (Python refuses to
+    print one of more than 4300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 15:
+        return f"a {int(value.bit_length() * 0.30103) + 1}-digit number"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    try:
+        text = repr(value)
+    except ValueError:  # holds an integer too large to print
+        return f"a {_type_name(value)} holding a huge number"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 class CampaignError(Exception):
     """A campaign that cannot be planned. ``errors`` is a list of (path, message)."""
 
@@ -53,8 +67,8 @@ class CampaignError(Exception):
 
 
 def _path_key(path):
-    # components[10] sorts after components[9].
-    return [int(t) if t.isdigit() else t for t in re.split(r"[\[\].]+", path) if t]
+    # components[10] sorts after components[9]; a number and a name never meet in a comparison.
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"[\[\].]+", path) if t]
 
 
 class _Checker:
@@ -130,8 +144,7 @@ class _Checker:
             self.error(path, "must be more than 0 seconds")
             return None
         if value > MAX_DURATION_S:
-            shown = f"{value:.6g}" if isinstance(value, float) or value < 10 ** 15 else f"a {len(str(value))}-digit number"
-            self.error(path, f"must be at most {MAX_DURATION_S} seconds (a week), got {shown}")
+            self.error(path, f"must be at most {MAX_DURATION_S} seconds (a week), got {shown_number(value)}")
             return None
         return float(value)
 
@@ -256,14 +269,14 @@ def validate(doc, base_dir="."):
         out["canary"] = c.boolean(top["canary"], "canary")
     if "timeout_margin" in top:
         tm = top["timeout_margin"]
-        if isinstance(tm, bool) or not isinstance(tm, (int, float)) or tm < 1:
-            c.error("timeout_margin", f"must be a number of at least 1, got {tm!r}")
+        if isinstance(tm, bool) or not isinstance(tm, (int, float)) or not 1 <= tm <= 100:  # NaN fails too
+            c.error("timeout_margin", f"must be a number from 1 to 100, got {shown_number(tm)}")
         else:
             out["timeout_margin"] = float(tm)
     if "stage_parallel" in top:
         sp = top["stage_parallel"]
         if isinstance(sp, bool) or not isinstance(sp, int) or not 1 <= sp <= 1000:
-            c.error("stage_parallel", f"must be a whole number from 1 to 1000, got {sp!r}")
+            c.error("stage_parallel", f"must be a whole number from 1 to 1000, got {shown_number(sp)}")
         else:
             out["stage_parallel"] = sp
     if "sites" in top:
@@ -327,7 +340,7 @@ def _component(c, comp, path, base_dir):
         v = m["version"]
         # YAML reads 29.10 as the number 29.1 and 010 as 8: a version is text, in quotes.
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            c.error(f"{path}.version", f"must be text: write it in quotes, e.g. '{v}' (YAML reads an unquoted "
+            c.error(f"{path}.version", f"must be text: write it in quotes, e.g. '{shown_number(v)}' (YAML reads an unquoted "
                                        "29.10 as the number 29.1)")
         else:
             out["version"] = c.string(v, f"{path}.version", pattern=_VERSION_RE,
