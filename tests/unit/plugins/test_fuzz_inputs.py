@@ -74,10 +74,11 @@ def test_a_mistyped_campaign_gets_a_campaign_error_or_plans(changes):
         assert math.isfinite(comp["expected_duration"])
 
 
+CHECK_OPTIONS = sorted({k for o in OPTIONS.values() for k in o} | {"retries", "delay", "timeout", "name"})
+
+
 @SETTINGS
-@given(st.sampled_from(CHECK_TYPES), st.dictionaries(st.sampled_from(sorted({k for o in OPTIONS.values() for k in o}
-                                                                         | {"retries", "delay", "timeout", "name"})),
-                                                     values, max_size=5))
+@given(st.sampled_from(CHECK_TYPES), st.dictionaries(st.sampled_from(CHECK_OPTIONS), values, max_size=5))
 def test_a_mistyped_check_gets_a_check_error_or_runs(kind, options):
     check = dict({"name": "c", "type": kind}, **options)
     try:
