@@ -275,7 +275,7 @@ def test_runs_kept_on_a_state_host_are_seen_from_a_fresh_controller(tmp_path):
     assert list((kept / "drained").iterdir()) == []
 
     # A controller that never saw the run finds it on the state host and rolls it back.
-    proc = controller("ctl-b", "rollback.yml")
+    proc = controller("ctl-b", "rollback.yml", "-e", f"escalator_run_id={run_id}")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
     assert set(versions(root, ("keystone",)).values()) == {"1.0"}
     rollback = json.loads((kept / "runs" / f"{run_id}.rollback.json").read_text())
