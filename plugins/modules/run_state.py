@@ -32,13 +32,8 @@ author:
   - OPNFV Escalator developers (@opnfv)
 extends_documentation_fragment:
   - opnfv.escalator.attributes
+  - opnfv.escalator.attributes.CONTROLLER
 attributes:
-  action:
-    description: Runs as an action plugin on the controller.
-    support: full
-  async:
-    description: Does not support async.
-    support: none
   platform:
     description: The controller; with O(host_path), any POSIX host with Python.
     support: full
