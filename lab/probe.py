@@ -1,7 +1,8 @@
 """Traffic probe: how the people using the cloud see it during an upgrade.
 
-Workers issue a Keystone token through the load balancer and validate it, over and over,
-at a fixed concurrency, for a given time or until SIGTERM/SIGINT. Every request is
+Workers issue a Keystone token through the load balancer and validate it (at the same
+address, or with --validate-url at another one, such as a second site sharing the
+Keystone database), over and over, at a fixed concurrency, for a given time or until SIGTERM/SIGINT. Every request is
 recorded (time, backend that answered, status, latency) and a JSON summary is printed:
 total and failed requests, failures by status, the longest window in which no request
 succeeded, p50/p99 latency and requests per second.
@@ -96,11 +97,9 @@ def summarize(records, duration):
 class KeystoneClient:
     """Just enough of the Identity API: issue a password token, validate a token."""
 
-    def __init__(self, url, user, password, project, domain, timeout):
-        parsed = urllib.parse.urlsplit(url.rstrip("/"))
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError(f"--url: expected http(s)://host:port/v3, got {url!r}")
-        self._parsed = parsed
+    def __init__(self, url, user, password, project, domain, timeout, validate_url=None):
+        self._parsed = self._split(url, "--url")
+        self._validate_at = self._split(validate_url, "--validate-url") if validate_url else self._parsed
         self._timeout = timeout
         self._body = json.dumps({
             "auth": {
@@ -112,12 +111,20 @@ class KeystoneClient:
             }
         })
 
-    def _request(self, method, body=None, headers=None):
+    @staticmethod
+    def _split(url, option):
+        parsed = urllib.parse.urlsplit(url.rstrip("/"))
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"{option}: expected http(s)://host:port/v3, got {url!r}")
+        return parsed
+
+    def _request(self, method, body=None, headers=None, at=None):
         """One request on a fresh connection: (status, response headers)."""
-        cls = http.client.HTTPSConnection if self._parsed.scheme == "https" else http.client.HTTPConnection
-        conn = cls(self._parsed.hostname, self._parsed.port, timeout=self._timeout)
+        at = at or self._parsed
+        cls = http.client.HTTPSConnection if at.scheme == "https" else http.client.HTTPConnection
+        conn = cls(at.hostname, at.port, timeout=self._timeout)
         try:
-            conn.request(method, self._parsed.path + "/auth/tokens", body=body, headers=headers or {})
+            conn.request(method, at.path + "/auth/tokens", body=body, headers=headers or {})
             resp = conn.getresponse()
             resp.read()
             return resp.status, resp.headers
@@ -128,7 +135,7 @@ class KeystoneClient:
         return self._request("POST", self._body, {"Content-Type": "application/json"})
 
     def validate(self, token):
-        return self._request("GET", headers={"X-Auth-Token": token, "X-Subject-Token": token})
+        return self._request("GET", headers={"X-Auth-Token": token, "X-Subject-Token": token}, at=self._validate_at)
 
 
 class Probe:
@@ -180,6 +187,7 @@ class Probe:
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     p.add_argument("--url", default="http://127.10.0.10:5000/v3", help="Identity v3 URL behind the load balancer")
+    p.add_argument("--validate-url", help="validate the tokens at this Identity v3 URL instead (another site)")
     p.add_argument("--user", default="admin")
     p.add_argument("--password", default="escalator-lab-admin")
     p.add_argument("--project", default="admin")
@@ -201,7 +209,8 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        client = KeystoneClient(args.url, args.user, args.password, args.project, args.domain, args.timeout)
+        client = KeystoneClient(args.url, args.user, args.password, args.project, args.domain, args.timeout,
+                                args.validate_url)
     except ValueError as exc:
         print(f"probe: {exc}", file=sys.stderr)
         return 2

@@ -237,15 +237,19 @@ class HAProxyBackend(Backend):
                 raise MaintenanceError(f"HAProxy refused 'set server {backend}/{self.node} state {state}': {out}")
 
     def _not_serving(self):
-        """'backend/server' of the peers that do not serve, in the same runtime API call as the drain."""
+        """'backend/server' of the peers that do not serve, in the same runtime API call as the drain.
+
+        A peer this load balancer does not carry serves behind another one (another site's):
+        it is not counted here. A backend that carries none of the peers would be left with
+        no server once the node is out, and counts as one peer missing.
+        """
         missing = []
         for backend in self.backends:
             servers = haproxy_servers(self.api, backend)
-            for peer in self.peers:
-                if peer not in servers:
-                    raise MaintenanceError(f"haproxy.peers: backend {backend!r} has no server named {peer!r}")
-                if not haproxy_serving(servers[peer]):
-                    missing.append(f"{backend}/{peer}")
+            carried = [peer for peer in self.peers if peer in servers]
+            if not carried:
+                missing.append(f"{backend}/(no other server)")
+            missing += [f"{backend}/{peer}" for peer in carried if not haproxy_serving(servers[peer])]
         return missing
 
     def guard(self):

@@ -69,9 +69,12 @@ options:
       peers:
         description:
           - The other servers of the node's redundancy group. Before the node is taken out
-            (O(state=enabled)), each must serve in every backend, read on the same admin
-            socket just before the drain; otherwise the node is left in service and the
-            module fails with RV(guard_refused). Not checked when the node is already out.
+            (O(state=enabled)), each one a backend carries must serve there, read on the same
+            admin socket just before the drain, and each backend must carry at least one of
+            them; otherwise the node is left in service and the module fails with
+            RV(guard_refused). Not checked when the node is already out.
+          - A peer a backend does not carry serves behind another load balancer (another
+            site's) and is not counted at this one.
         type: list
         elements: str
         default: []

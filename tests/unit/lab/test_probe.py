@@ -1,5 +1,7 @@
+import http.server
 import json
 import socket
+import threading
 
 import pytest
 
@@ -111,3 +113,50 @@ def test_probe_against_a_dead_endpoint_reports_every_request_failed():
     assert s["total"] > 0 and s["failed"] == s["total"]
     assert list(s["failures_by_status"]) == ["ConnectionRefusedError"]
     assert s["longest_gap_s"] == pytest.approx(duration, abs=0.01)
+
+
+def test_bad_validate_url_is_a_clear_error(capsys):
+    assert probe.main(["--validate-url", "nowhere", "--duration", "0.1"]) == 2
+    assert "--validate-url: expected http(s)://host:port/v3" in capsys.readouterr().err
+
+
+class _Site(http.server.BaseHTTPRequestHandler):
+    """One site's Identity API: issues tokens named after it, validates any token."""
+
+    def do_POST(self):  # pylint: disable=invalid-name
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(201)
+        self.send_header("X-Subject-Token", f"token-of-{self.server.name}")
+        self.send_header("X-Served-By", self.server.name)
+        self.end_headers()
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        self.server.validated.append(self.headers["X-Subject-Token"])
+        self.send_response(200)
+        self.send_header("X-Served-By", self.server.name)
+        self.end_headers()
+
+    def log_message(self, *args):  # pylint: disable=arguments-differ
+        pass
+
+
+def _site(name):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Site)
+    server.name, server.validated = name, []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_tokens_issued_at_one_site_are_validated_at_the_other():
+    site_a, site_b = _site("a"), _site("b")
+    try:
+        client = probe.KeystoneClient(f"http://127.0.0.1:{site_a.server_port}/v3", "u", "p", "x", "default", 2,
+                                      validate_url=f"http://127.0.0.1:{site_b.server_port}/v3")
+        p = probe.Probe(client, concurrency=1)
+        s = summarize(p.records, p.run(0.3))
+    finally:
+        site_a.shutdown()
+        site_b.shutdown()
+    assert s["failed"] == 0 and s["total"] > 0
+    assert s["by_backend"].keys() == {"a", "b"}
+    assert not site_a.validated and set(site_b.validated) == {"token-of-a"}

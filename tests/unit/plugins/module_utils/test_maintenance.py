@@ -263,7 +263,22 @@ def test_haproxy_guard_takes_the_node_out_only_while_its_peers_serve():
     assert set_maintenance(backend, ENABLED, timeout=10)[0] is False
 
 
-def test_haproxy_guard_names_an_unknown_peer():
-    backend = HAProxyBackend("ctl1", ["keystone"], FakeHAProxy(), peers=["ctl9"])
-    with pytest.raises(MaintenanceError, match="haproxy.peers: backend 'keystone' has no server named 'ctl9'"):
-        set_maintenance(backend, ENABLED, timeout=1)
+def test_haproxy_guard_counts_only_the_peers_this_balancer_carries():
+    # Two sites, one load balancer each: ctl-b1 serves behind the other site's balancer.
+    fake = FakeHAProxy()
+    clock = FakeClock()
+    backend = HAProxyBackend("ctl1", ["keystone"], fake, interval=0.5, sleep=clock.sleep, clock=clock,
+                             peers=["ctl2", "ctl-b1"], peers_wait=1)
+    assert set_maintenance(backend, ENABLED, timeout=10)[0] is True
+    assert fake.servers["ctl1"]["admin"] == 0x01
+
+
+def test_haproxy_guard_refuses_when_the_balancer_carries_no_peer():
+    # The node's whole site in one batch: this balancer would be left with no server.
+    fake = FakeHAProxy()
+    clock = FakeClock()
+    backend = HAProxyBackend("ctl1", ["keystone"], fake, interval=0.5, sleep=clock.sleep, clock=clock,
+                             peers=["ctl-b1", "ctl-b2"], peers_wait=1)
+    with pytest.raises(GuardError, match=r"guard: keystone/\(no other server\) not serving after 1s"):
+        set_maintenance(backend, ENABLED, timeout=10)
+    assert fake.servers["ctl1"]["admin"] == 0
