@@ -1,6 +1,7 @@
 # opnfv.escalator: developer and CI entry points. Run as root on Debian 12.
 #   make demo   build the lab, deploy the old cloud, upgrade it with traffic running
-#   make test   unit tests, ansible-test sanity, ansible-lint, lab integration tests
+#   make test   unit tests, ansible-test sanity, ansible-lint, lab integration tests,
+#               the molecule scenarios
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -24,10 +25,10 @@ DEB_PACKAGES := docker.io debootstrap python3-venv git ca-certificates shellchec
 PROBE_SECONDS ?= 30
 
 .PHONY: ee-context help deps venv collection artifacts lab-up lab-deploy lab-down demo probe \
-	test unit sanity lint integration changelog-lint benchmarks clean
+	test checks unit sanity lint integration molecule changelog-lint benchmarks clean
 
 help:
-	@echo "make demo | test | unit | sanity | lint | integration | benchmarks | lab-up | lab-down | clean"
+	@echo "make demo | test | unit | sanity | lint | integration | molecule | benchmarks | lab-up | lab-down | clean"
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -62,6 +63,7 @@ lab-deploy:
 
 lab-down:
 	@lab/labctl down
+	@lab/labctl down molecule
 
 probe:
 	@python3 lab/probe.py --url http://127.10.0.10:5000/v3 --duration $(PROBE_SECONDS)
@@ -101,9 +103,29 @@ lint: venv
 integration: deps venv artifacts
 	@lab/labctl down
 	@$(MAKE) --no-print-directory lab-up
-	@pytest -q tests/integration; rc=$$?; lab/labctl down; exit $$rc
+	@pytest -q --durations=12 tests/integration; rc=$$?; lab/labctl down; exit $$rc
 
-test: deps venv unit sanity lint integration
+# The seeds' three use cases (extensions/molecule): minimal, ha, multisite, each on its
+# own containers of the lab image and its own loopback addresses.
+MOLECULE_SCENARIOS ?= minimal ha multisite
+# Empty: each scenario's output as it comes. make test keeps it in files (see run.sh).
+MOLECULE_LOG_DIR ?=
+molecule: deps venv artifacts
+	@lab/labctl docker
+	@extensions/molecule/run.sh $(if $(MOLECULE_LOG_DIR),--log-dir $(MOLECULE_LOG_DIR)) $(MOLECULE_SCENARIOS)
+
+# Two lanes on the two cores. First the checks (unit, sanity, lint) beside the ha and
+# multisite scenarios, which mostly wait on their containers; then the integration tests
+# beside the minimal scenario, the one with no zero-failure figure to keep. Each scenario's
+# output is kept in .build/molecule/ and only its result is printed.
+MOLECULE_LOGS := $(CURDIR)/.build/molecule
+test: deps venv artifacts
+	@$(MAKE) --no-print-directory -j2 checks molecule MOLECULE_SCENARIOS="ha multisite" MOLECULE_LOG_DIR=$(MOLECULE_LOGS)
+	@$(MAKE) --no-print-directory -j2 integration molecule MOLECULE_SCENARIOS=minimal MOLECULE_LOG_DIR=$(MOLECULE_LOGS)
+
+checks: unit
+	@$(MAKE) --no-print-directory sanity
+	@$(MAKE) --no-print-directory lint
 
 # JSON figures: the planner's speed, then the rolling upgrade three ways on the lab.
 benchmarks: deps venv artifacts
