@@ -24,7 +24,7 @@ SANITY_ROOT := $(ESCALATOR_CACHE)/sanity/ansible_collections/opnfv/escalator
 DEB_PACKAGES := docker.io debootstrap python3-venv git ca-certificates shellcheck
 PROBE_SECONDS ?= 30
 
-.PHONY: ee-context help deps venv collection artifacts lab-up lab-deploy lab-down demo probe \
+.PHONY: ee-context help deps venv venv-path collection artifacts lab-up lab-deploy lab-down demo probe \
 	test checks unit sanity lint integration molecule changelog-lint benchmarks clean
 
 help:
@@ -46,6 +46,10 @@ $(VENV)/.installed: requirements.txt
 	@$(VENV)/bin/pip install --quiet --upgrade pip
 	@$(VENV)/bin/pip install --quiet -r requirements.txt
 	@touch $@
+
+# Where the venv is, for running its tools by hand: PATH=$$(make -s venv-path)/bin:$$PATH
+venv-path:
+	@echo $(VENV)
 
 collection:
 	@mkdir -p $(dir $(COLLECTION_LINK))

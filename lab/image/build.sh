@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Build the lab host image from Debian packages (debootstrap + docker import); no image
-# registry is needed. Prints the image tag. Cached: in Docker by tag, and as a tarball
+# registry is needed. Prints the image tag, and tags the image escalator-lab:latest too
+# (the molecule scenarios' default). Cached: in Docker by tag, and as a tarball
 # under $ESCALATOR_CACHE/images so a wiped Docker store does not mean a new debootstrap.
 set -euo pipefail
 . "$(dirname "$0")/../common.sh"
 
 tag=$(lab_image_tag)
 if docker image inspect "$tag" >/dev/null 2>&1; then
+    docker tag "$tag" escalator-lab:latest
     echo "$tag"; exit 0
 fi
 images="$ESCALATOR_CACHE/images"
@@ -39,4 +41,5 @@ if [ ! -s "$tarball" ]; then
 fi
 docker import --change 'CMD ["/sbin/init"]' --change 'ENV container=docker' \
     --change "LABEL $LAB_LABEL=image" "$tarball" "$tag" >/dev/null
+docker tag "$tag" escalator-lab:latest
 echo "$tag"
