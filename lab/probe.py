@@ -2,10 +2,11 @@
 
 Workers issue a Keystone token through the load balancer and validate it (at the same
 address, or with --validate-url at another one, such as a second site sharing the
-Keystone database), over and over, at a fixed concurrency, for a given time or until SIGTERM/SIGINT. Every request is
-recorded (time, backend that answered, status, latency) and a JSON summary is printed:
-total and failed requests, failures by status, the longest window in which no request
-succeeded, p50/p99 latency and requests per second.
+Keystone database), over and over, at a fixed concurrency, for a given time or until
+SIGTERM/SIGINT. Every request is recorded (time, backend that answered, status,
+latency) and a JSON summary is printed: total and failed requests, failures by status,
+the longest window in which no request succeeded, p50/p99 latency and requests per
+second.
 
 Standard library only, so it runs with any Python 3.11 on the controller.
 """
