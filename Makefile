@@ -25,7 +25,7 @@ DEB_PACKAGES := docker.io debootstrap python3-venv git ca-certificates shellchec
 PROBE_SECONDS ?= 30
 
 .PHONY: ee-context help deps venv venv-path collection artifacts lab-up lab-deploy lab-down demo probe \
-	test checks checks-in-background minimal-in-background unit sanity lint integration molecule changelog-lint benchmarks clean
+	test checks checks-in-background minimal-in-background unit sanity lint integration integration-openstack lab-openstack lab-openstack-down molecule-then-openstack molecule changelog-lint benchmarks clean
 
 help:
 	@echo "make demo | test | unit | sanity | lint | integration | molecule | benchmarks | lab-up | lab-down | clean"
@@ -67,7 +67,17 @@ lab-deploy:
 
 lab-down:
 	@lab/labctl down
+	@lab/labctl down openstack
 	@lab/labctl down molecule
+
+# The OpenStack lab (inventories/lab-openstack): Keystone, Placement, Glance, neutron-server
+# and Nova at 2026.1 behind HAProxy, four fake-driver computes and a workload.
+lab-openstack: deps venv artifacts
+	@lab/labctl up openstack
+	@ansible-playbook -i inventories/lab-openstack lab/deploy-openstack.yml
+
+lab-openstack-down:
+	@lab/labctl down openstack
 
 probe:
 	@python3 lab/probe.py --url http://127.10.0.10:5000/v3 --duration $(PROBE_SECONDS)
@@ -109,6 +119,11 @@ integration: deps venv artifacts
 	@$(MAKE) --no-print-directory lab-up
 	@pytest -q --durations=12 tests/integration; rc=$$?; lab/labctl down; exit $$rc
 
+# The OpenStack lab from scratch, tested, then removed.
+integration-openstack: deps venv artifacts
+	@lab/labctl down openstack
+	@pytest -q --durations=5 tests/openstack; rc=$$?; lab/labctl down openstack; exit $$rc
+
 # The seeds' three use cases (extensions/molecule): minimal, ha, multisite, each on its
 # own containers of the lab image and its own loopback addresses.
 MOLECULE_SCENARIOS ?= minimal ha multisite
@@ -120,18 +135,22 @@ molecule: deps venv artifacts
 
 # Two lanes on the two cores. First the checks (unit, sanity, lint, at the lowest CPU
 # priority) beside the ha and multisite scenarios, whose probes must see no failure and
-# whose Keystones must never wait for a core; then the integration tests beside the
-# minimal scenario (lowest priority, its node capped at half a core in molecule.yml).
+# whose Keystones must never wait for a core, then the OpenStack lab; then the
+# integration tests beside the minimal scenario (lowest priority, its node capped at half
+# a core in molecule.yml).
 # Each scenario's output is kept in .build/molecule/ and only its result is printed.
 MOLECULE_LOGS := $(CURDIR)/.build/molecule
 test: deps venv artifacts
-	@$(MAKE) --no-print-directory -j2 checks-in-background molecule MOLECULE_SCENARIOS="ha multisite" \
-		MOLECULE_LOG_DIR=$(MOLECULE_LOGS)
+	@$(MAKE) --no-print-directory -j2 checks-in-background molecule-then-openstack
 	@$(MAKE) --no-print-directory -j2 integration minimal-in-background
 
 checks: unit
 	@$(MAKE) --no-print-directory sanity
 	@$(MAKE) --no-print-directory lint
+
+molecule-then-openstack:
+	@$(MAKE) --no-print-directory molecule MOLECULE_SCENARIOS="ha multisite" MOLECULE_LOG_DIR=$(MOLECULE_LOGS)
+	@$(MAKE) --no-print-directory integration-openstack
 
 checks-in-background:
 	@nice -n 19 $(MAKE) --no-print-directory checks

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the Keystone wheelhouses the lab installs from, one per lab/artifacts/keystone-*.txt,
+# Build the wheelhouses the labs install from, one per pin list lab/artifacts/NAME-VERSION.txt,
 # each with a SHA256SUMS manifest. Cached under $ESCALATOR_CACHE/artifacts and rebuilt only
 # when its pin list changes. Usage: build-artifacts.sh PYTHON (a Python 3.11 with pip).
 set -euo pipefail
@@ -9,7 +9,7 @@ export LC_ALL=C
 python=${1:?usage: build-artifacts.sh PYTHON}
 
 mkdir -p "$ESCALATOR_CACHE/artifacts"
-for pins in "$LAB_DIR"/artifacts/keystone-*.txt; do
+for pins in "$LAB_DIR"/artifacts/*-*.txt; do
     name=$(basename "$pins" .txt)
     dest="$ESCALATOR_CACHE/artifacts/$name"
     stamp=$(sha256sum "$pins" | cut -c1-64)

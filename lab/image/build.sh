@@ -27,7 +27,9 @@ if [ ! -s "$tarball" ]; then
         bookworm "$root" "$(debian_mirror)" >"$images/debootstrap.log" 2>&1 \
         || { tail -n 20 "$images/debootstrap.log" >&2; die "debootstrap failed (log: $images/debootstrap.log)"; }
     # Hosts share the host network: no service may start by itself and grab a port.
-    for unit in ssh.service haproxy.service postgresql.service e2scrub_reap.service; do
+    for unit in ssh.service haproxy.service postgresql.service rabbitmq-server.service mariadb.service \
+        mariadb.socket mariadb-extra.socket \
+        epmd.service epmd.socket e2scrub_reap.service; do
         chroot "$root" systemctl disable "$unit" >/dev/null 2>&1 || true
     done
     chroot "$root" systemctl mask getty@tty1.service console-getty.service \

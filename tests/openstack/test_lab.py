@@ -1,0 +1,144 @@
+"""The OpenStack lab, deployed from nothing (`make integration-openstack`).
+
+Every API answers through its HAProxy frontend, the four computes are up and mapped, the
+workload is ACTIVE with its anti-affinity kept, no compute sees a database, and a second
+deployment changes nothing.
+"""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+import testinfra
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+INVENTORY = ROOT / "inventories" / "lab-openstack"
+os.environ["PATH"] = f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+
+
+def deploy():
+    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), "lab/deploy-openstack.yml"],
+                          cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def recap(output):
+    """host -> {ok, changed, failed, ...} from a PLAY RECAP."""
+    return {m.group(1): dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2)))
+            for m in re.finditer(r"^(\S+)\s+: (ok=.*)$", output, re.M)}
+
+
+@pytest.fixture(scope="module")
+def inventory():
+    out = subprocess.run(["ansible-inventory", "-i", str(INVENTORY), "--list"],
+                         check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def lab(inventory):
+    subprocess.run([str(ROOT / "lab" / "labctl"), "up", "openstack"], check=True, cwd=ROOT)
+    result = deploy()
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    hv = dict(next(iter(inventory["_meta"]["hostvars"].values())))
+    # ansible-inventory does not template: the URL the playbooks build from the VIP.
+    hv["lab_keystone_url"] = f"http://{hv['lab_vip']}:{hv['lab_keystone_port']}/v3"
+    return hv, result
+
+
+def call(url, token=None, body=None, headers=None):
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    if token:
+        request.add_header("X-Auth-Token", token)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, response.headers, json.loads(response.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def token(lab):
+    hv, _ = lab
+    auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"id": "default"}, "password": hv["lab_keystone_admin_password"]}}},
+        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
+    status, headers, _ = call(f"{hv['lab_keystone_url']}/auth/tokens", body=auth)
+    assert status == 201
+    return headers["X-Subject-Token"]
+
+
+def test_every_api_answers_through_the_vip(lab, token, inventory):
+    hv, _ = lab
+    vip = hv["lab_vip"]
+    _, _, images = call(f"http://{vip}:9292/v2/images", token)
+    assert [i["name"] for i in images["images"]] == ["lab-image"]
+    _, _, providers = call(f"http://{vip}:8778/resource_providers", token)
+    assert sorted(p["name"] for p in providers["resource_providers"]) == sorted(inventory["computes"]["hosts"])
+    _, _, networks = call(f"http://{vip}:9696/v2.0/networks", token)
+    assert networks == {"networks": []}
+    _, _, services = call(f"http://{vip}:8774/v2.1/os-services", token)
+    computes = {s["host"]: s for s in services["services"] if s["binary"] == "nova-compute"}
+    assert sorted(computes) == sorted(inventory["computes"]["hosts"])
+    assert {(s["state"], s["status"]) for s in computes.values()} == {("up", "enabled")}
+    control = {(s["binary"], s["host"]) for s in services["services"] if s["binary"] != "nova-compute"}
+    assert control == {(b, h) for b in ("nova-conductor", "nova-scheduler") for h in inventory["controllers"]["hosts"]}
+
+
+def test_every_controller_serves_every_api(lab, inventory):
+    hv, _ = lab
+    lb = testinfra.get_host("docker://escalator-os-lb1")
+    out = lb.check_output("echo 'show servers state' | socat stdio /run/haproxy/admin.sock")
+    rows = [line.split() for line in out.splitlines() if line and line[0].isdigit()]
+    states = {(row[1], row[3]): int(row[5]) for row in rows if len(row) > 5}
+    apis = [api["name"] for api in hv["lab_openstack_apis"]]
+    assert states == {(api, host): 2 for api in apis for host in inventory["controllers"]["hosts"]}
+
+
+def test_workload_is_active_and_spread(lab, inventory):
+    hv, _ = lab
+    env = dict(os.environ, OS_AUTH_URL=hv["lab_keystone_url"], OS_USERNAME="admin",
+               OS_PASSWORD=hv["lab_keystone_admin_password"])
+    out = subprocess.run([sys.executable, str(ROOT / "lab" / "openstack_workload.py"), "show"],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    instances = json.loads(out)["instances"]
+    assert len(instances) == 6
+    assert {i["status"] for i in instances} == {"ACTIVE"}
+    assert {i["host"] for i in instances} <= set(inventory["computes"]["hosts"])
+    vnf = [i["host"] for i in instances if i["group"] == "vnf-a"]
+    assert len(vnf) == 3 and len(set(vnf)) == 3
+
+
+def test_computes_do_not_see_the_databases(lab, inventory):
+    for host in inventory["computes"]["hosts"]:
+        node = testinfra.get_host(f"docker://escalator-{host}")
+        conf = node.file("/etc/nova/nova.conf").content_string
+        assert "connection" not in conf and not node.file("/etc/nova/nova-db.conf").exists
+        assert node.service("nova-compute").is_running
+
+
+def test_the_probe_sees_every_api_and_instance(lab):
+    """lab/probe_openstack.py on the idle cloud: nothing fails, nothing is lost, and a
+    server is booted and deleted through the APIs."""
+    hv, _ = lab
+    out = subprocess.run([sys.executable, str(ROOT / "lab" / "probe_openstack.py"), "--vip", hv["lab_vip"],
+                          "--password", hv["lab_keystone_admin_password"], "--duration", "25",
+                          "--create-interval", "5"],
+                         check=True, capture_output=True, text=True, timeout=300).stdout
+    result = json.loads(out)
+    assert {api: figures["failed"] for api, figures in result["apis"].items()} == dict.fromkeys(
+        ["keystone", "glance", "nova", "placement", "neutron", "nova_create", "watch"], 0)
+    assert all(figures["total"] > 0 for figures in result["apis"].values()), result["apis"]
+    assert result["create_delete"]["done"] >= 1 and result["create_delete"]["failed"] == 0
+    instances = result["instances"]
+    assert (instances["total"], instances["lost"], instances["anti_affinity_violations"]) == (6, 0, 0)
+
+
+def test_second_deployment_changes_nothing(lab):
+    result = deploy()
+    assert result.returncode == 0, result.stdout[-4000:]
+    changed = {host: r["changed"] for host, r in recap(result.stdout).items() if r["changed"]}
+    assert changed == {}, result.stdout[-6000:]
