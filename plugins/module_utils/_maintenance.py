@@ -32,6 +32,7 @@ BACKEND_OPTIONS = {
     ),
     "nova": dict(
         cloud=dict(type="str"),
+        config_file=dict(type="path"),
         reason=dict(type="str", default="upgrade in progress (opnfv.escalator)"),
         live_migrate=dict(type="bool", default=True),
         block_migration=dict(type="str", default="auto"),
@@ -307,7 +308,58 @@ class NovaBackend(Backend):
         return services[0]
 
     def _instances(self):
-        return list(self.conn.compute.servers(all_projects=True, host=self.node))
+        # openstacksdk names the host filter compute_host (an unknown "host" matches nothing).
+        return list(self.conn.compute.servers(all_projects=True, compute_host=self.node))
+
+    def guard(self):
+        """Refuse before anything changes when the other computes cannot take this host's
+        instances: none of them is enabled and up, an anti-affinity group would need a host
+        it has no member on, or their free VCPU or memory is less than the instances use."""
+        instances = self._instances()
+        if not instances:
+            return
+        others = [s for s in self.conn.compute.services(binary="nova-compute") if s.host != self.node]
+        targets = sorted(s.host for s in others if s.status == "enabled" and s.state == "up")
+        if not targets:
+            raise GuardError(f"{len(instances)} instance(s) on {self.node} and no other nova-compute is enabled "
+                             "and up to take them")
+        host_of = {s.id: s.compute_host for s in self.conn.compute.servers(all_projects=True)}
+        for group in self.conn.compute.server_groups(all_projects=True):
+            policy = group.policy or (group.policies or [None])[0]
+            here = [m for m in group.member_ids or [] if host_of.get(m) == self.node]
+            if policy != "anti-affinity" or not here:
+                continue
+            used = {host_of.get(m) for m in group.member_ids}
+            free = [h for h in targets if h not in used]
+            if len(free) < len(here):
+                raise GuardError(f"server group {group.name} (anti-affinity) has {len(here)} member(s) on {self.node} "
+                                 f"and {len(free)} enabled compute(s) without a member to move to "
+                                 f"(enabled and up: {', '.join(targets)})")
+        need = {"VCPU": 0, "MEMORY_MB": 0}
+        for server in instances:
+            flavor = server.flavor
+            need["VCPU"] += int(getattr(flavor, "vcpus", 0) or 0)
+            need["MEMORY_MB"] += int(getattr(flavor, "ram", 0) or 0)
+        free = {"VCPU": 0, "MEMORY_MB": 0}
+        for host in targets:
+            for rc, amount in self._free(host).items():
+                if rc in free:
+                    free[rc] += max(0, amount)
+        short = [f"{rc} {need[rc]} needed, {free[rc]} free" for rc in need if need[rc] > free[rc]]
+        if short:
+            raise GuardError(f"the enabled computes ({', '.join(targets)}) cannot take the {len(instances)} instance(s) "
+                             f"of {self.node}: {'; '.join(short)}")
+
+    def _free(self, host):
+        """Free amount per resource class of a compute's resource provider in Placement."""
+        providers = list(self.conn.placement.resource_providers(name=host))
+        if not providers:
+            raise MaintenanceError(f"Placement has no resource provider named {host!r}")
+        rp = providers[0].id
+        inventories = self.conn.placement.get(f"/resource_providers/{rp}/inventories").json()["inventories"]
+        usages = self.conn.placement.get(f"/resource_providers/{rp}/usages").json()["usages"]
+        return {rc: int((inv["total"] - inv["reserved"]) * inv["allocation_ratio"]) - usages.get(rc, 0)
+                for rc, inv in inventories.items()}
 
     def read(self):
         service = self._service()

@@ -19,7 +19,9 @@ description:
     (delegate the task there); drain, wait for current sessions to reach 0, then maint;
     back = ready, wait until HAProxy reports the server UP. C(nova) - disable the
     nova-compute service with a reason and live-migrate every instance off the host
-    (openstacksdk); back = enable. C(pacemaker) - node standby / online. C(command) -
+    (openstacksdk), after checking that the other enabled computes can take them (an
+    anti-affinity group keeps a host it has no member on; free VCPU and memory in Placement
+    cover the instances' flavors); back = enable. C(pacemaker) - node standby / online. C(command) -
     your own enter, exit and status commands for anything else."
 author:
   - OPNFV Escalator developers (@opnfv)
@@ -89,6 +91,11 @@ options:
       cloud:
         description: Cloud name in C(clouds.yaml).
         type: str
+      config_file:
+        description:
+          - A C(clouds.yaml) to read O(nova.cloud) from, instead of openstacksdk's usual places
+            (C(OS_CLIENT_CONFIG_FILE), C(~/.config/openstack), C(/etc/openstack)).
+        type: path
       reason:
         description: Disabled reason recorded on the compute service.
         type: str
@@ -170,6 +177,8 @@ from ansible_collections.opnfv.escalator.plugins.module_utils._maintenance impor
 
 try:
     import openstack
+    import openstack.config
+    import openstack.connection
 except ImportError:
     openstack = None
     OPENSTACK_IMPORT_ERROR = traceback.format_exc()
@@ -192,9 +201,14 @@ def _backend(module):
     if name == "nova":
         if openstack is None:
             module.fail_json(msg=missing_required_lib("openstacksdk"), exception=OPENSTACK_IMPORT_ERROR)
-        settings = settings or {"cloud": None, "reason": "upgrade in progress (opnfv.escalator)",
+        settings = settings or {"cloud": None, "config_file": None, "reason": "upgrade in progress (opnfv.escalator)",
                                 "live_migrate": True, "block_migration": "auto"}
-        conn = openstack.connect(cloud=settings["cloud"])
+        if settings["config_file"]:
+            region = openstack.config.OpenStackConfig(config_files=[settings["config_file"]]).get_one(
+                cloud=settings["cloud"])
+            conn = openstack.connection.Connection(config=region)
+        else:
+            conn = openstack.connect(cloud=settings["cloud"])
         return NovaBackend(p["node"], conn, settings["reason"], settings["live_migrate"], settings["block_migration"])
     if name == "pacemaker":
         return PacemakerBackend(p["node"], run)

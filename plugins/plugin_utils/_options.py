@@ -26,7 +26,9 @@ CAMPAIGN_BACKENDS = {
         backend=dict(type="raw", required=True),
         socket=BACKEND_OPTIONS["haproxy"]["socket"],
     ),
-    "nova": BACKEND_OPTIONS["nova"],
+    # run_on: the inventory host that calls Nova's API (openstacksdk and the credentials
+    # are there); the compute host itself by default.
+    "nova": dict(BACKEND_OPTIONS["nova"], run_on=dict(type="str")),
     "command": BACKEND_OPTIONS["command"],
     "pacemaker": BACKEND_OPTIONS["pacemaker"],
 }
@@ -108,6 +110,10 @@ def check_options(campaign, groups):
         if backend == "haproxy" and isinstance(settings.get("lb_group"), str) and not _templated(settings["lb_group"]) \
                 and settings["lb_group"] not in groups:
             errors.append((f"{path}.maintenance.settings.lb_group", f"'{settings['lb_group']}' is no inventory group"))
+        hosts = groups.get("all", [])
+        if backend == "nova" and isinstance(settings.get("run_on"), str) and not _templated(settings["run_on"]) \
+                and settings["run_on"] not in hosts and settings["run_on"] != "localhost":
+            errors.append((f"{path}.maintenance.settings.run_on", f"'{settings['run_on']}' is no inventory host"))
         upgrade = comp.get("upgrade") or {}
         method = upgrade.get("method")
         if method in METHOD_OPTIONS:

@@ -137,6 +137,64 @@ def test_the_probe_sees_every_api_and_instance(lab):
     assert (instances["total"], instances["lost"], instances["anti_affinity_violations"]) == (6, 0, 0)
 
 
+def instances_now(hv):
+    env = dict(os.environ, OS_AUTH_URL=hv["lab_keystone_url"], OS_USERNAME="admin",
+               OS_PASSWORD=hv["lab_keystone_admin_password"])
+    out = subprocess.run([sys.executable, str(ROOT / "lab" / "openstack_workload.py"), "show"],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    return json.loads(out)["instances"]
+
+
+def maintenance(node, state, tmp_path, check=False):
+    """Run the nova backend on the controller: (exit code, the module's result)."""
+    result_file = tmp_path / f"{node}-{state}-{check}.json"
+    argv = ["ansible-playbook", "-i", str(INVENTORY), "-e", f"node={node}", "-e", f"state={state}",
+            "-e", f"result_file={result_file}", "-e", f"ansible_python_interpreter={sys.executable}",
+            str(ROOT / "tests" / "openstack" / "playbooks" / "nova_maintenance.yml")] + (["--check"] if check else [])
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result_file.exists(), result.stdout[-3000:] + result.stderr[-2000:]
+    return result.returncode, json.loads(result_file.read_text())
+
+
+def compute_states(token, vip):
+    _, _, services = call(f"http://{vip}:8774/v2.1/os-services?binary=nova-compute", token)
+    return {s["host"]: s["status"] for s in services["services"]}
+
+
+def test_nova_backend_empties_a_compute_keeps_anti_affinity_and_refuses_what_cannot_move(lab, token, tmp_path):
+    """Drain the compute with the most instances: every one of them is live-migrated, the
+    VNF's members stay on distinct hosts, check mode changes nothing; then a compute whose
+    VNF member would have nowhere to go is refused with nothing changed; then both are
+    back in service."""
+    hv, _ = lab
+    vnf_hosts = lambda: [i["host"] for i in instances_now(hv) if i["group"] == "vnf-a"]  # noqa: E731
+    by_host = {}
+    for i in instances_now(hv):
+        by_host.setdefault(i["host"], []).append(i["name"])
+    first = max(sorted(h for h in by_host if h in vnf_hosts()), key=lambda h: len(by_host[h]))
+    rc, out = maintenance(first, "enabled", tmp_path, check=True)
+    assert rc == 0 and out["changed"] and compute_states(token, hv["lab_vip"])[first] == "enabled"
+    try:
+        rc, out = maintenance(first, "enabled", tmp_path)
+        assert rc == 0, out
+        assert out["changed"] and out["after"] == {"state": "enabled", "service": "disabled", "instances": 0,
+                                                   "reason": "upgrade in progress (opnfv.escalator)"}
+        after = instances_now(hv)
+        assert {i["status"] for i in after} == {"ACTIVE"} and first not in {i["host"] for i in after}
+        assert len(vnf_hosts()) == len(set(vnf_hosts())) == 3
+        # The three VNF members are now on the three computes left: none of them can go.
+        second = vnf_hosts()[0]
+        rc, out = maintenance(second, "enabled", tmp_path)
+        assert rc != 0 and out["guard_refused"]
+        assert "server group vnf-a (anti-affinity) has 1 member(s) on " + second in out["msg"]
+        assert compute_states(token, hv["lab_vip"])[second] == "enabled"
+    finally:
+        rc, out = maintenance(first, "disabled", tmp_path)
+    assert rc == 0 and out["after"]["service"] == "enabled", out
+    assert set(compute_states(token, hv["lab_vip"]).values()) == {"enabled"}
+    assert {i["status"] for i in instances_now(hv)} == {"ACTIVE"}
+
+
 def test_second_deployment_changes_nothing(lab):
     result = deploy()
     assert result.returncode == 0, result.stdout[-4000:]

@@ -135,11 +135,15 @@ def test_unreachable_admin_socket_is_a_clear_error(tmp_path):
 
 
 def _nova(instances, status="enabled"):
-    service = SimpleNamespace(status=status, disabled_reason=None)
+    service = SimpleNamespace(host="cmp1", status=status, state="up", disabled_reason=None)
+    other = SimpleNamespace(host="cmp2", status="enabled", state="up", disabled_reason=None)
     compute = mock.Mock()
-    compute.services.return_value = [service]
-    state = {"instances": list(instances)}
+    compute.services.side_effect = lambda binary=None, host=None: [s for s in (service, other)
+                                                                   if host in (None, s.host)]
+    state = {"instances": [SimpleNamespace(id=name, name=name, compute_host="cmp1",
+                                           flavor=SimpleNamespace(vcpus=1, ram=128)) for name in instances]}
     compute.servers.side_effect = lambda **kw: list(state["instances"])
+    compute.server_groups.return_value = []
 
     def disable(svc, disabled_reason=None):
         svc.status, svc.disabled_reason = "disabled", disabled_reason
@@ -153,9 +157,15 @@ def _nova(instances, status="enabled"):
     compute.disable_service.side_effect = disable
     compute.enable_service.side_effect = enable
     compute.live_migrate_server.side_effect = migrate
+    placement = mock.Mock()
+    placement.resource_providers.return_value = [SimpleNamespace(id="rp-cmp2")]
+    placement.get.side_effect = lambda url: SimpleNamespace(json=lambda: {
+        "inventories": {"VCPU": {"total": 8, "reserved": 0, "allocation_ratio": 1.0},
+                        "MEMORY_MB": {"total": 4096, "reserved": 512, "allocation_ratio": 1.0}},
+        "usages": {"VCPU": 0, "MEMORY_MB": 0}})
     clock = FakeClock()
-    backend = NovaBackend("cmp1", SimpleNamespace(compute=compute), "upgrade", interval=1, sleep=clock.sleep,
-                          clock=clock)
+    backend = NovaBackend("cmp1", SimpleNamespace(compute=compute, placement=placement), "upgrade", interval=1,
+                          sleep=clock.sleep, clock=clock)
     return backend, compute, service
 
 
@@ -165,7 +175,7 @@ def test_nova_disables_and_migrates_every_instance():
     assert changed and before["instances"] == 2 and after == {
         "state": ENABLED, "service": "disabled", "instances": 0, "reason": "upgrade"}
     assert compute.live_migrate_server.call_count == 2
-    compute.servers.assert_called_with(all_projects=True, host="cmp1")
+    compute.servers.assert_called_with(all_projects=True, compute_host="cmp1")
     assert set_maintenance(backend, ENABLED, timeout=60)[0] is False
     assert set_maintenance(backend, DISABLED, timeout=60)[2]["service"] == "enabled"
 
@@ -180,7 +190,7 @@ def test_nova_instances_that_do_not_leave_undo_the_disable():
 
 def test_nova_unknown_host():
     backend, compute, service = _nova([])
-    compute.services.return_value = []
+    compute.services.side_effect = lambda binary=None, host=None: []
     with pytest.raises(MaintenanceError, match="no nova-compute service on host 'cmp1'"):
         set_maintenance(backend, ENABLED, timeout=1)
 
@@ -282,3 +292,80 @@ def test_haproxy_guard_refuses_when_the_balancer_carries_no_peer():
     with pytest.raises(GuardError, match=r"guard: keystone/\(no other server\) not serving after 1s"):
         set_maintenance(backend, ENABLED, timeout=10)
     assert fake.servers["ctl1"]["admin"] == 0
+
+
+# -- Nova's guard: can the other computes take this host's instances? -----------------
+
+def _cloud(hosts, servers, groups=(), free=None):
+    """A fake cloud: hosts {name: (status, state)}; servers [(id, host, vcpus, ram)];
+    groups [(name, policy, [ids])]; free {host: {VCPU: n, MEMORY_MB: n}} in Placement."""
+    free = free or {h: {"VCPU": 100, "MEMORY_MB": 100000} for h in hosts}
+    compute = mock.Mock()
+    services = [SimpleNamespace(host=h, status=st, state=up, disabled_reason=None) for h, (st, up) in hosts.items()]
+    compute.services.side_effect = lambda binary=None, host=None: [s for s in services if host in (None, s.host)]
+    vms = [SimpleNamespace(id=i, name=i, compute_host=h, flavor=SimpleNamespace(vcpus=c, ram=r))
+           for i, h, c, r in servers]
+    compute.servers.side_effect = lambda all_projects=True, compute_host=None: [
+        v for v in vms if compute_host in (None, v.compute_host)]
+    compute.server_groups.return_value = [SimpleNamespace(name=n, policy=p, policies=None, member_ids=m)
+                                          for n, p, m in groups]
+    placement = mock.Mock()
+    placement.resource_providers.side_effect = lambda name: [SimpleNamespace(id=f"rp-{name}")]
+
+    def get(url):
+        host = url.split("/")[2][3:]
+        if url.endswith("/inventories"):
+            body = {"inventories": {rc: {"total": n, "reserved": 0, "allocation_ratio": 1.0}
+                                    for rc, n in free[host].items()}}
+        else:
+            body = {"usages": {rc: 0 for rc in free[host]}}
+        return SimpleNamespace(json=lambda: body)
+
+    placement.get.side_effect = get
+    clock = FakeClock()
+    return NovaBackend("cmp1", SimpleNamespace(compute=compute, placement=placement), "upgrade", interval=1,
+                       sleep=clock.sleep, clock=clock), compute
+
+
+UP = ("enabled", "up")
+
+
+def test_nova_guard_passes_when_the_others_can_take_the_instances():
+    backend, compute = _cloud({"cmp1": UP, "cmp2": UP, "cmp3": UP},
+                              [("a1", "cmp1", 1, 128), ("a2", "cmp2", 1, 128), ("s1", "cmp1", 1, 128)],
+                              groups=[("vnf", "anti-affinity", ["a1", "a2"])])
+    backend.guard()
+
+
+def test_nova_guard_refuses_with_no_other_compute_enabled_and_up():
+    backend, compute = _cloud({"cmp1": UP, "cmp2": ("disabled", "up"), "cmp3": ("enabled", "down")},
+                              [("s1", "cmp1", 1, 128)])
+    with pytest.raises(GuardError, match="1 instance.* on cmp1 and no other nova-compute is enabled and up"):
+        set_maintenance(backend, ENABLED, timeout=10)
+    compute.disable_service.assert_not_called()
+
+
+def test_nova_guard_refuses_when_anti_affinity_leaves_no_host():
+    # Three members on three of three computes: the one on cmp1 has nowhere to go.
+    backend, compute = _cloud({"cmp1": UP, "cmp2": UP, "cmp3": UP},
+                              [("a1", "cmp1", 1, 128), ("a2", "cmp2", 1, 128), ("a3", "cmp3", 1, 128)],
+                              groups=[("vnf", "anti-affinity", ["a1", "a2", "a3"]), ("other", "affinity", ["a2"])])
+    with pytest.raises(GuardError, match=r"server group vnf \(anti-affinity\) has 1 member\(s\) on cmp1 and 0 "
+                                         r"enabled compute\(s\) without a member"):
+        set_maintenance(backend, ENABLED, timeout=10)
+    compute.disable_service.assert_not_called()
+
+
+def test_nova_guard_refuses_when_the_others_lack_capacity():
+    backend, compute = _cloud({"cmp1": UP, "cmp2": UP},
+                              [("s1", "cmp1", 2, 4096), ("s2", "cmp1", 2, 4096)],
+                              free={"cmp2": {"VCPU": 8, "MEMORY_MB": 6000}})
+    with pytest.raises(GuardError, match="cannot take the 2 instance.* of cmp1: MEMORY_MB 8192 needed, 6000 free"):
+        set_maintenance(backend, ENABLED, timeout=10)
+    compute.disable_service.assert_not_called()
+
+
+def test_nova_guard_has_nothing_to_check_on_an_empty_host():
+    backend, compute = _cloud({"cmp1": UP}, [])
+    backend.guard()
+    compute.server_groups.assert_not_called()

@@ -15,6 +15,8 @@ EXAMPLE = yaml.safe_load((ROOT / "campaigns" / "openstack-two-sites.yml").read_t
 LAB = yaml.safe_load((ROOT / "campaigns" / "lab.yml").read_text())
 GROUPS = load_groups(ROOT / "inventories" / "example" / "hosts.yml")
 LAB_GROUPS = load_groups(ROOT / "inventories" / "lab" / "hosts.yml")
+OPENSTACK = yaml.safe_load((ROOT / "campaigns" / "lab-openstack.yml").read_text())
+OPENSTACK_GROUPS = load_groups(ROOT / "inventories" / "lab-openstack" / "hosts.yml")
 
 
 def problems(doc, groups=GROUPS):
@@ -24,6 +26,7 @@ def problems(doc, groups=GROUPS):
 def test_the_example_and_lab_campaigns_pass():
     assert problems(EXAMPLE) == []
     assert problems(LAB, LAB_GROUPS) == []
+    assert problems(OPENSTACK, OPENSTACK_GROUPS) == []
 
 
 @pytest.mark.parametrize("path, value, where, message", [
@@ -35,6 +38,8 @@ def test_the_example_and_lab_campaigns_pass():
      "live_migrate"),
     ("components[0].maintenance.settings.lb_group", "lbs", "components[0].maintenance.settings.lb_group",
      "'lbs' is no inventory group"),
+    ("components[3].maintenance.settings.run_on", "ctl9", "components[3].maintenance.settings.run_on",
+     "'ctl9' is no inventory host"),
     ("components[4].verify[0].stdout", "x", "components[4].verify[0].stdout", "not an option of a command check"),
     ("components[4].verify[0].stdout_regex", "(", "components[4].verify[0].stdout_regex",
      "not a valid regular expression"),
@@ -51,6 +56,14 @@ def test_a_bad_option_is_refused_with_its_path(path, value, where, message):
     set_path(doc, path, value)
     found = problems(doc)
     assert any(p == where and message in m for p, m in found), found
+
+
+def test_nova_runs_on_an_inventory_host_or_the_controller():
+    for run_on in (GROUPS["controllers"][0], "localhost", "{{ groups['controllers'][0] }}"):
+        doc = copy.deepcopy(EXAMPLE)
+        set_path(doc, "components[3].maintenance.settings.run_on", run_on)
+        set_path(doc, "components[3].maintenance.settings.config_file", "/etc/openstack/clouds.yaml")
+        assert problems(doc) == [], run_on
 
 
 def test_templated_values_stand_for_their_type():
