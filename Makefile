@@ -28,7 +28,7 @@ PROBE_SECONDS ?= 30
 	test checks checks-in-background minimal-in-background unit sanity lint integration integration-openstack lab-openstack lab-openstack-down molecule-then-openstack molecule changelog-lint benchmarks clean
 
 help:
-	@echo "make demo | test | unit | sanity | lint | integration | molecule | benchmarks | lab-up | lab-down | clean"
+	@echo "make demo | test | unit | sanity | lint | integration | integration-openstack | molecule | benchmarks | lab-up | lab-openstack | lab-down | clean"
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
