@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The OpenStack lab's workload, through the cloud's own APIs (openstacksdk).
 
   openstack_workload.py ensure   create what is missing: a flavor, a 1 MiB raw image, a
@@ -69,7 +68,7 @@ def ensure(conn, args):
         changed.append(f"instance {name}")
         # One at a time: the scheduler places each anti-affinity member knowing the last.
         wait_active(conn, [name], args.timeout)
-    wait_active(conn, [name for name, _ in wanted], args.timeout)
+    wait_active(conn, [name for name, dummy in wanted], args.timeout)
     found = instances(conn)
     hosts = [s["host"] for s in found if s["group"] == args.group]
     if len(hosts) != len(set(hosts)):
@@ -92,7 +91,7 @@ def wait_active(conn, names, timeout):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("command", choices=["ensure", "show"])
     parser.add_argument("--group", default="vnf-a", help="the VNF's server group (default: vnf-a)")
     parser.add_argument("--members", type=int, default=3, help="the VNF's instances (default: 3)")

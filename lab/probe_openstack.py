@@ -24,7 +24,6 @@ import socket
 import sys
 import threading
 import time
-import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from probe import longest_gap, percentile  # noqa: E402  pylint: disable=wrong-import-position
@@ -37,16 +36,16 @@ PROBE_PREFIX = "probe-"
 def api_summary(records, duration):
     """Figures for one API's records, each (start, end, ok, failure key)."""
     failures = {}
-    for _, _, ok, key in records:
-        if not ok:
-            failures[key] = failures.get(key, 0) + 1
-    latencies = [(end - start) * 1000.0 for start, end, ok, _ in records if ok]
+    for record in records:
+        if not record[2]:
+            failures[record[3]] = failures.get(record[3], 0) + 1
+    latencies = [(end - start) * 1000.0 for start, end, ok, dummy in records if ok]
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     return {
         "total": len(records),
         "failed": sum(failures.values()),
         "failures_by_status": dict(sorted(failures.items())),
-        "longest_gap_s": round(longest_gap([end for _, end, ok, _ in records if ok], 0.0, duration), 3),
+        "longest_gap_s": round(longest_gap([r[1] for r in records if r[2]], 0.0, duration), 3),
         "latency_ms": {"p50": round(p50, 2) if p50 is not None else None,
                        "p99": round(p99, 2) if p99 is not None else None},
     }
@@ -144,6 +143,11 @@ class Cloud:
         finally:
             conn.close()
 
+    def get(self, api, path):
+        """(status, parsed JSON body or None) of a GET."""
+        status, dummy, data = self.request(api, "GET", path)
+        return status, data
+
     def issue_token(self):
         status, headers, data = self.request("keystone", "POST", "/v3/auth/tokens", self._auth)
         if status == 201:
@@ -151,7 +155,7 @@ class Cloud:
         return status, headers, data
 
     def servers(self):
-        status, _, data = self.request("nova", "GET", "/v2.1/servers/detail?all_tenants=1")
+        status, data = self.get("nova", "/v2.1/servers/detail?all_tenants=1")
         if status != 200:
             raise OSError(f"server list answered {status}")
         return [{"id": s["id"], "name": s["name"], "status": s["status"],
@@ -202,13 +206,13 @@ class OpenStackProbe:
 
     def _worker(self, offset):
         ops = self._operations()
-        for _ in range(offset):
+        for dummy in range(offset):
             next(ops)
         for kind, api, method, path, expected in ops:
             if self.stop.is_set():
                 return
             server = self.server_ids[int(self.now()) % len(self.server_ids)] if self.server_ids else ""
-            ok, _ = self._call(kind, api, method, path.format(server=server), expected)
+            ok = self._call(kind, api, method, path.format(server=server), expected)[0]
             if not ok:
                 self.stop.wait(0.05)
 
@@ -236,7 +240,7 @@ class OpenStackProbe:
         status = None
         while time.monotonic() < deadline:
             try:
-                code, _, data = self.cloud.request("nova", "GET", f"/v2.1/servers/{sid}")
+                code, data = self.cloud.get("nova", f"/v2.1/servers/{sid}")
                 status = data["server"]["status"] if code == 200 and data else status
             except (OSError, http.client.HTTPException):
                 pass
@@ -246,9 +250,9 @@ class OpenStackProbe:
         return status
 
     def _delete(self, sid):
-        for _ in range(30):
+        for dummy in range(30):
             try:
-                code, _, _ = self.cloud.request("nova", "DELETE", f"/v2.1/servers/{sid}")
+                code = self.cloud.request("nova", "DELETE", f"/v2.1/servers/{sid}")[0]
                 if code in (204, 404):
                     return True
             except (OSError, http.client.HTTPException):
@@ -271,17 +275,17 @@ class OpenStackProbe:
             self.stop.wait(max(0.0, 1.0 - (self.now() - start)))
 
     def prepare(self):
-        status, _, _ = self.cloud.issue_token()
+        status = self.cloud.issue_token()[0]
         if status != 201:
             raise OSError(f"Keystone answered {status} to the probe's credentials")
-        _, _, data = self.cloud.request("nova", "GET", "/v2.1/os-server-groups?all_projects=True")
+        data = self.cloud.get("nova", "/v2.1/os-server-groups?all_projects=True")[1]
         groups = {member: g["name"] for g in (data or {}).get("server_groups", [])
                   if g["name"] in self.group_names for member in g["members"]}
         self.tracker = Tracker(groups)
         servers = self.cloud.servers()
         self.server_ids = [s["id"] for s in servers if not s["name"].startswith(PROBE_PREFIX)]
-        _, _, flavors = self.cloud.request("nova", "GET", "/v2.1/flavors")
-        _, _, images = self.cloud.request("glance", "GET", "/v2/images")
+        flavors = self.cloud.get("nova", "/v2.1/flavors")[1]
+        images = self.cloud.get("glance", "/v2/images")[1]
         self.flavor = min(flavors["flavors"], key=lambda f: f["name"])["id"]
         self.image = images["images"][0]["id"]
 
@@ -306,7 +310,7 @@ class OpenStackProbe:
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     p.add_argument("--vip", default="127.11.0.10", help="the APIs' address (HAProxy's frontends)")
     p.add_argument("--user", default="admin")
     p.add_argument("--password", default=os.environ.get("OS_PASSWORD", "escalator-lab-admin"),

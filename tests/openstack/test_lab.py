@@ -48,7 +48,11 @@ def lab(inventory):
     hv = dict(next(iter(inventory["_meta"]["hostvars"].values())))
     # ansible-inventory does not template: the URL the playbooks build from the VIP.
     hv["lab_keystone_url"] = f"http://{hv['lab_vip']}:{hv['lab_keystone_port']}/v3"
-    return hv, result
+    return hv
+
+
+def body_of(response):
+    return response[2]
 
 
 def call(url, token=None, body=None, headers=None):
@@ -62,25 +66,25 @@ def call(url, token=None, body=None, headers=None):
 
 @pytest.fixture(scope="module")
 def token(lab):
-    hv, _ = lab
+    hv = lab
     auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
         "name": "admin", "domain": {"id": "default"}, "password": hv["lab_keystone_admin_password"]}}},
         "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
-    status, headers, _ = call(f"{hv['lab_keystone_url']}/auth/tokens", body=auth)
+    status, headers = call(f"{hv['lab_keystone_url']}/auth/tokens", body=auth)[:2]
     assert status == 201
     return headers["X-Subject-Token"]
 
 
 def test_every_api_answers_through_the_vip(lab, token, inventory):
-    hv, _ = lab
+    hv = lab
     vip = hv["lab_vip"]
-    _, _, images = call(f"http://{vip}:9292/v2/images", token)
+    images = body_of(call(f"http://{vip}:9292/v2/images", token))
     assert [i["name"] for i in images["images"]] == ["lab-image"]
-    _, _, providers = call(f"http://{vip}:8778/resource_providers", token)
+    providers = body_of(call(f"http://{vip}:8778/resource_providers", token))
     assert sorted(p["name"] for p in providers["resource_providers"]) == sorted(inventory["computes"]["hosts"])
-    _, _, networks = call(f"http://{vip}:9696/v2.0/networks", token)
+    networks = body_of(call(f"http://{vip}:9696/v2.0/networks", token))
     assert networks == {"networks": []}
-    _, _, services = call(f"http://{vip}:8774/v2.1/os-services", token)
+    services = body_of(call(f"http://{vip}:8774/v2.1/os-services", token))
     computes = {s["host"]: s for s in services["services"] if s["binary"] == "nova-compute"}
     assert sorted(computes) == sorted(inventory["computes"]["hosts"])
     assert {(s["state"], s["status"]) for s in computes.values()} == {("up", "enabled")}
@@ -89,7 +93,7 @@ def test_every_api_answers_through_the_vip(lab, token, inventory):
 
 
 def test_every_controller_serves_every_api(lab, inventory):
-    hv, _ = lab
+    hv = lab
     lb = testinfra.get_host("docker://escalator-os-lb1")
     out = lb.check_output("echo 'show servers state' | socat stdio /run/haproxy/admin.sock")
     rows = [line.split() for line in out.splitlines() if line and line[0].isdigit()]
@@ -99,7 +103,7 @@ def test_every_controller_serves_every_api(lab, inventory):
 
 
 def test_workload_is_active_and_spread(lab, inventory):
-    hv, _ = lab
+    hv = lab
     env = dict(os.environ, OS_AUTH_URL=hv["lab_keystone_url"], OS_USERNAME="admin",
                OS_PASSWORD=hv["lab_keystone_admin_password"])
     out = subprocess.run([sys.executable, str(ROOT / "lab" / "openstack_workload.py"), "show"],
@@ -123,7 +127,7 @@ def test_computes_do_not_see_the_databases(lab, inventory):
 def test_the_probe_sees_every_api_and_instance(lab):
     """lab/probe_openstack.py on the idle cloud: nothing fails, nothing is lost, and a
     server is booted and deleted through the APIs."""
-    hv, _ = lab
+    hv = lab
     out = subprocess.run([sys.executable, str(ROOT / "lab" / "probe_openstack.py"), "--vip", hv["lab_vip"],
                           "--password", hv["lab_keystone_admin_password"], "--duration", "25",
                           "--create-interval", "5"],
@@ -157,7 +161,7 @@ def maintenance(node, state, tmp_path, check=False):
 
 
 def compute_states(token, vip):
-    _, _, services = call(f"http://{vip}:8774/v2.1/os-services?binary=nova-compute", token)
+    services = body_of(call(f"http://{vip}:8774/v2.1/os-services?binary=nova-compute", token))
     return {s["host"]: s["status"] for s in services["services"]}
 
 
@@ -166,8 +170,11 @@ def test_nova_backend_empties_a_compute_keeps_anti_affinity_and_refuses_what_can
     VNF's members stay on distinct hosts, check mode changes nothing; then a compute whose
     VNF member would have nowhere to go is refused with nothing changed; then both are
     back in service."""
-    hv, _ = lab
-    vnf_hosts = lambda: [i["host"] for i in instances_now(hv) if i["group"] == "vnf-a"]  # noqa: E731
+    hv = lab
+
+    def vnf_hosts():
+        return [i["host"] for i in instances_now(hv) if i["group"] == "vnf-a"]
+
     by_host = {}
     for i in instances_now(hv):
         by_host.setdefault(i["host"], []).append(i["name"])
