@@ -185,6 +185,24 @@ class Probe:
         return time.monotonic() - self._t0
 
 
+def stop_on_signals(event):
+    """SIGTERM and SIGINT end the run: they set `event`, which the workers watch."""
+    def stop(signum, frame):  # pylint: disable=unused-argument
+        event.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+
+
+def emit(summary, output=None):
+    """Print the summary as JSON, and also write it to `output` when given."""
+    text = json.dumps(summary, indent=2)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    print(text)
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     p.add_argument("--url", default="http://127.10.0.10:5000/v3", help="Identity v3 URL behind the load balancer")
@@ -217,22 +235,14 @@ def main(argv=None):
         return 2
     probe = Probe(client, args.concurrency)
 
-    def stop(signum, frame):  # pylint: disable=unused-argument
-        probe.stop.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, stop)
+    stop_on_signals(probe.stop)
     duration = probe.run(args.duration)
     summary = summarize(probe.records, duration)
     if args.records:
         with open(args.records, "w", encoding="utf-8") as fh:
             for rec in probe.records:
                 fh.write(json.dumps(dataclasses.asdict(rec)) + "\n")
-    text = json.dumps(summary, indent=2)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-    print(text)
+    emit(summary, args.output)
     return 0
 
 

@@ -11,7 +11,8 @@ migrations seen and any anti-affinity violation.
 
 An instance is lost when it leaves ACTIVE other than for its own live migration
 (status MIGRATING), ends on no host, or disappears. Standard library only, like
-lab/probe.py, whose figures (longest gap, percentiles) it shares.
+lab/probe.py, whose figures (longest gap, percentiles), signal handling and output it
+shares.
 """
 
 import argparse
@@ -19,14 +20,13 @@ import http.client
 import itertools
 import json
 import os
-import signal
 import socket
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from probe import longest_gap, percentile  # noqa: E402  pylint: disable=wrong-import-position
+from probe import emit, longest_gap, percentile, stop_on_signals  # noqa: E402  pylint: disable=wrong-import-position
 
 PORTS = {"keystone": 5000, "glance": 9292, "nova": 8774, "placement": 8778, "neutron": 9696}
 COMPUTE_VERSION = "2.37"  # the lowest that boots with networks "none"
@@ -344,16 +344,8 @@ def main(argv=None):
         print(f"probe: the cloud is not ready to be probed: {exc}", file=sys.stderr)
         return 2
 
-    def stop(signum, frame):  # pylint: disable=unused-argument
-        probe.stop.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, stop)
-    text = json.dumps(probe.summary(probe.run(args.duration)), indent=2)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-    print(text)
+    stop_on_signals(probe.stop)
+    emit(probe.summary(probe.run(args.duration)), args.output)
     return 0
 
 
