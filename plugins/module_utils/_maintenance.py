@@ -382,8 +382,11 @@ class NovaBackend(Backend):
         self.conn.compute.enable_service(self._service())
 
     def wait_serving(self, timeout):
-        return wait_for(lambda: self._service().status == "enabled", timeout, self.interval, self.sleep,
-                        self.clock) is not None
+        """Enabled, and up: its nova-compute reports to Nova again (after a restart on new code)."""
+        def serving():
+            service = self._service()
+            return service.status == "enabled" and service.state == "up"
+        return wait_for(serving, timeout, self.interval, self.sleep, self.clock) is not None
 
 
 # -- Pacemaker ------------------------------------------------------------------------

@@ -534,7 +534,7 @@ def _phases(c, value, path):
             continue
         for i, step in enumerate(steps):
             sp = f"{path}.{when}[{i}]"
-            sm = c.mapping(step, sp, ("name", "command"), ("expected_duration", "snapshot"))
+            sm = c.mapping(step, sp, ("name", "command"), ("expected_duration", "snapshot", "success", "run_on", "once"))
             if sm is None:
                 continue
             if "name" in sm:
@@ -550,7 +550,46 @@ def _phases(c, value, path):
                 step_out["expected_duration"] = c.duration(sm["expected_duration"], f"{sp}.expected_duration")
             if "snapshot" in sm:
                 c.boolean(sm["snapshot"], f"{sp}.snapshot")
+            if "run_on" in sm:
+                c.string(sm["run_on"], f"{sp}.run_on")
+            if "once" in sm:
+                c.boolean(sm["once"], f"{sp}.once")
+            if "success" in sm:
+                step_out["success"] = _success(c, sm["success"], f"{sp}.success")
             out[when].append(step_out)
+    return out
+
+
+def _success(c, value, path):
+    """When a step succeeded: its exit code is one of rc, and its output (stdout and
+    stderr) matches no fail_if and matches every require. For tools whose exit code
+    mixes results that matter with ones that do not (a warning about a hypervisor the
+    cloud does not run), the named results are judged instead."""
+    m = c.mapping(value, path, (), ("rc", "fail_if", "require"))
+    if m is None:
+        return None
+    out = {"rc": [0], "fail_if": [], "require": []}
+    if "rc" in m:
+        codes = m["rc"] if isinstance(m["rc"], list) else [m["rc"]]
+        if not codes or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in codes):
+            c.error(f"{path}.rc", f"must be an exit code (0 to 255) or a list of them, got {m['rc']!r}")
+        else:
+            out["rc"] = codes
+    for key in ("fail_if", "require"):
+        if key not in m:
+            continue
+        patterns = m[key] if isinstance(m[key], list) else [m[key]]
+        for k, pattern in enumerate(patterns):
+            where = f"{path}.{key}" + (f"[{k}]" if isinstance(m[key], list) else "")
+            if not isinstance(pattern, str) or not pattern:
+                c.error(where, f"must be a regular expression, got {_type_name(pattern)}")
+                continue
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                c.error(where, f"is not a valid regular expression: {exc}")
+                continue
+            out[key].append(pattern)
     return out
 
 

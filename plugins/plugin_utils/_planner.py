@@ -364,7 +364,9 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
             batches += pack(site_hosts, host_budgets, site_budgets, campaign["canary"])
             bound += lower_bound(site_budgets)
         expected = comp["expected_duration"]
-        phases = {when: [_step(step, expected, campaign["timeout_margin"]) for step in comp["phases"][when]]
+        phases = {when: [_step(step, expected, campaign["timeout_margin"],
+                               _step_hosts(step, f"{cpath}.phases.{when}[{k}]", groups, all_hosts, down, errors))
+                         for k, step in enumerate(comp["phases"][when])]
                   for when in ("before", "after")}
         phase_time = sum(step["expected_duration"] for when in phases for step in phases[when])
         components.append({
@@ -419,11 +421,28 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
     }
 
 
-def _step(step, expected, margin):
+def _step(step, expected, margin, hosts):
     """A component-wide step with its own expected duration (the component's when it has
-    none) and the time after which it is stopped as hung."""
+    none), the time after which it is stopped as hung, and the hosts it runs on (None: the
+    node of the component the phase runs on)."""
     duration = step.get("expected_duration") or expected
-    return dict(step, expected_duration=duration, timeout_s=round(duration * margin, 1))
+    return dict(step, expected_duration=duration, timeout_s=round(duration * margin, 1), run_on_hosts=hosts)
+
+
+def _step_hosts(step, path, groups, all_hosts, down, errors):
+    """The hosts a step's run_on pattern names, in inventory order and without the hosts
+    out of service; only the first with once: true."""
+    if not step.get("run_on"):
+        return None
+    found = match_pattern(step["run_on"], groups, all_hosts)
+    if not found:
+        errors.append((f"{path}.run_on", f"'{step['run_on']}' matches no host in the inventory"))
+        return None
+    up = [h for h in found if h not in down]
+    if not up:
+        errors.append((f"{path}.run_on", f"every host '{step['run_on']}' matches is down: {', '.join(found)}"))
+        return None
+    return up[:1] if step.get("once") else up
 
 
 def _fmt_duration(seconds):

@@ -6,73 +6,13 @@ deployment changes nothing.
 """
 
 import json
-import os
-import pathlib
 import re
 import subprocess
 import sys
-import urllib.request
 
-import pytest
 import testinfra
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-INVENTORY = ROOT / "inventories" / "lab-openstack"
-os.environ["PATH"] = f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
-
-
-def deploy():
-    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), "lab/deploy-openstack.yml"],
-                          cwd=ROOT, capture_output=True, text=True, check=False)
-
-
-def recap(output):
-    """host -> {ok, changed, failed, ...} from a PLAY RECAP."""
-    return {m.group(1): dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2)))
-            for m in re.finditer(r"^(\S+)\s+: (ok=.*)$", output, re.M)}
-
-
-@pytest.fixture(scope="module")
-def inventory():
-    out = subprocess.run(["ansible-inventory", "-i", str(INVENTORY), "--list"],
-                         check=True, capture_output=True, text=True, cwd=ROOT).stdout
-    return json.loads(out)
-
-
-@pytest.fixture(scope="module")
-def lab(inventory):
-    subprocess.run([str(ROOT / "lab" / "labctl"), "up", "openstack"], check=True, cwd=ROOT)
-    result = deploy()
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    hv = dict(next(iter(inventory["_meta"]["hostvars"].values())))
-    # ansible-inventory does not template: the URL the playbooks build from the VIP.
-    hv["lab_keystone_url"] = f"http://{hv['lab_vip']}:{hv['lab_keystone_port']}/v3"
-    return hv
-
-
-def body_of(response):
-    return response[2]
-
-
-def call(url, token=None, body=None, headers=None):
-    request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
-    if token:
-        request.add_header("X-Auth-Token", token)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return response.status, response.headers, json.loads(response.read() or b"null")
-
-
-@pytest.fixture(scope="module")
-def token(lab):
-    hv = lab
-    auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "admin", "domain": {"id": "default"}, "password": hv["lab_keystone_admin_password"]}}},
-        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
-    status, headers = call(f"{hv['lab_keystone_url']}/auth/tokens", body=auth)[:2]
-    assert status == 201
-    return headers["X-Subject-Token"]
+from conftest import INVENTORY, ROOT, body_of, call, deploy, instances_now, recap
 
 
 def test_every_api_answers_through_the_vip(lab, token, inventory):
@@ -141,14 +81,6 @@ def test_the_probe_sees_every_api_and_instance(lab):
     assert (instances["total"], instances["lost"], instances["anti_affinity_violations"]) == (6, 0, 0)
 
 
-def instances_now(hv):
-    env = dict(os.environ, OS_AUTH_URL=hv["lab_keystone_url"], OS_USERNAME="admin",
-               OS_PASSWORD=hv["lab_keystone_admin_password"])
-    out = subprocess.run([sys.executable, str(ROOT / "lab" / "openstack_workload.py"), "show"],
-                         check=True, capture_output=True, text=True, env=env).stdout
-    return json.loads(out)["instances"]
-
-
 def maintenance(node, state, tmp_path, check=False):
     """Run the nova backend on the controller: (exit code, the module's result)."""
     result_file = tmp_path / f"{node}-{state}-{check}.json"
@@ -202,8 +134,25 @@ def test_nova_backend_empties_a_compute_keeps_anti_affinity_and_refuses_what_can
     assert {i["status"] for i in instances_now(hv)} == {"ACTIVE"}
 
 
+def changed_tasks(output):
+    """Each task that reported a change, with the hosts (and items) it changed."""
+    found, task = [], None
+    for line in output.splitlines():
+        header = re.match(r"^TASK \[(.*)\] \**$", line)
+        if header:
+            task = header.group(1)
+        elif line.startswith("changed: "):
+            found.append(f"{task}: {line[len('changed: '):]}")
+    return found
+
+
+def test_changed_tasks_are_named():
+    output = "TASK [role : Write it] ****\nok: [a]\nchanged: [b]\n\nTASK [role : Other] ***\nok: [a]\n"
+    assert changed_tasks(output) == ["role : Write it: [b]"]
+
+
 def test_second_deployment_changes_nothing(lab):
     result = deploy()
     assert result.returncode == 0, result.stdout[-4000:]
     changed = {host: r["changed"] for host, r in recap(result.stdout).items() if r["changed"]}
-    assert changed == {}, result.stdout[-6000:]
+    assert changed == {}, "\n".join(changed_tasks(result.stdout)) + "\n" + result.stdout[-3000:]

@@ -53,6 +53,28 @@ UPGRADE_TASKS = """\
 SMALL = ("keystone", "glance", "ceph-mon")
 
 
+def PHASES(root):  # noqa: N802 - a table, as COMPONENTS
+    """Component-wide steps. Glance's check exits 1 with a warning it accepts, and fails
+    on a Failure line (written when root/fail/glance-check exists); its after steps run
+    on hosts of the campaign's choosing, one of them once."""
+    check = (f"sh -c 'echo \"Check: machine type | Result: Warning\"; "
+             f"test -e {root}/fail/glance-check && echo \"Check: cells | Result: Failure\"; exit 1'")
+    return {
+        "keystone": {"before": [{"name": "expand", "command": f"touch {root}/keystone.expanded",
+                                 "expected_duration": 5}]},
+        "glance": {
+            "before": [{"name": "upgrade check", "command": check, "expected_duration": 5,
+                        "success": {"rc": [0, 1], "fail_if": "Result: Failure", "require": "^Check: machine type"}}],
+            "after": [
+                {"name": "on every controller", "run_on": "ctl", "expected_duration": 5,
+                 "command": f"touch {root}/{{{{ escalator_step_host }}}}.glance-after"},
+                {"name": "once", "run_on": "rack_b:&ctl", "once": True, "expected_duration": 5,
+                 "command": f"touch {root}/{{{{ escalator_step_host }}}}.glance-once"},
+            ],
+        },
+    }
+
+
 def build(root, version="2.0", names=None, on_failure="rollback_batch"):
     """Write the inventory, the campaign (all twelve components, or those named) and the
     hosts at version 1.0 under root."""
@@ -87,8 +109,7 @@ def build(root, version="2.0", names=None, on_failure="rollback_batch"):
             "verify": [{"name": f"{name} runs", "type": "file",
                         "path": f"{root}/hosts/{{{{ escalator_host }}}}/{name}.version"}],
             "on_failure": on_failure,
-            "phases": {"before": [{"name": "expand", "command": f"touch {root}/{name}.expanded",
-                                   "expected_duration": 5}]} if name == "keystone" else {},
+            "phases": PHASES(root).get(name, {}),
         } for name, tg, deps, red in chosen],
     }
     (root / "campaign.yml").write_text(yaml.safe_dump(campaign, sort_keys=False))

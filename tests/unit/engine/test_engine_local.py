@@ -89,6 +89,9 @@ def test_every_pair_is_upgraded_once_in_dependency_order_within_every_budget(upg
     assert report["nodes"]["telemetry@h06"]["host"] == "h06"
     assert not (root / "state" / "lock").exists()
     assert (root / "keystone.expanded").exists()
+    # Glance's after steps ran on the hosts their run_on names, the second on one of them.
+    assert sorted(p.name for p in root.glob("*.glance-*")) == [
+        "h01.glance-after", "h02.glance-after", "h02.glance-once", "h03.glance-after"]
     # The run kept the campaign it was planned from.
     assert (root / "state" / "runs" / f"{report['run_id']}.campaign.yml").read_text() == (root / "campaign.yml").read_text()
 
@@ -153,6 +156,20 @@ def test_a_failing_pair_is_restored_and_the_run_stops_with_its_report_and_no_loc
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
     assert set(versions(root, cloud.SMALL).values()) == {"2.0"}
     assert reports(root)[-1]["nodes"]["keystone@h01"]["result"] == "already done"
+
+
+def test_a_step_judged_by_its_output_stops_the_run_before_its_component(tmp_path):
+    """Glance's check exits 1 either way: accepted with only a warning, refused when its
+    output names a failure, before any glance node is touched."""
+    root = cloud.build(tmp_path, names=cloud.SMALL)
+    (root / "fail" / "glance-check").touch()
+    proc = run(root, "upgrade.yml")
+    assert proc.returncode == 2
+    assert "glance: the steps before the first node failed, no node of it was touched" in flat(proc)
+    assert "upgrade check: its output matches fail_if 'Result: Failure': Check: cells | Result: Failure" in flat(proc)
+    assert set(versions(root, ["glance"]).values()) == {"1.0"}
+    assert set(versions(root, ["keystone"]).values()) == {"2.0"}
+    assert not (root / "state" / "lock").exists()
 
 
 def test_a_refused_plan_leaves_no_lock_and_names_the_field(tmp_path):

@@ -188,6 +188,26 @@ def test_nova_instances_that_do_not_leave_undo_the_disable():
     assert service.status == "enabled"
 
 
+def test_nova_back_in_service_waits_until_the_compute_reports_up():
+    """A compute enabled but not reporting (nova-compute restarting on new code) is not
+    back yet: put back succeeds once Nova sees it up, and fails if it never does."""
+    backend, compute, service = _nova([], status="disabled")
+    service.state = "down"
+    with pytest.raises(MaintenanceError):
+        set_maintenance(backend, DISABLED, timeout=10)
+    checks = {"n": 0}
+
+    def services(binary=None, host=None):
+        checks["n"] += 1
+        if checks["n"] > 3:
+            service.state = "up"
+        return [service] if host in (None, "cmp1") else []
+    compute.services.side_effect = services
+    service.status = "disabled"
+    changed, _before, after = set_maintenance(backend, DISABLED, timeout=60)
+    assert changed and after["service"] == "enabled" and service.state == "up"
+
+
 def test_nova_unknown_host():
     backend, compute, service = _nova([])
     compute.services.side_effect = lambda binary=None, host=None: []

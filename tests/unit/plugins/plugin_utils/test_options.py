@@ -8,6 +8,7 @@ import yaml
 
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import validate
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._options import check_options
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._planner import build_plan
 from helpers import load_groups, set_path
 
 ROOT = pathlib.Path(__file__).resolve().parents[4]
@@ -27,6 +28,19 @@ def test_the_example_and_lab_campaigns_pass():
     assert problems(EXAMPLE) == []
     assert problems(LAB, LAB_GROUPS) == []
     assert problems(OPENSTACK, OPENSTACK_GROUPS) == []
+
+
+def test_the_openstack_campaign_plans_nova_last_one_compute_at_a_time():
+    plan = build_plan(validate(OPENSTACK), OPENSTACK_GROUPS)
+    assert plan["order"] == ["keystone", "placement", "glance", "neutron", "nova", "nova-compute"]
+    computes = plan["components"][-1]
+    assert computes["batch_hosts"] == [["os-cmp1"], ["os-cmp2"], ["os-cmp3"], ["os-cmp4"]]
+    assert computes["canary"] == "os-cmp1" and computes["lower_bound"] == 4
+    after = {s["name"]: s["run_on_hosts"] for s in computes["phases"]["after"]}
+    assert after["nova online data migrations"] == ["os-ctl1"]
+    assert after["nova-compute unpins the compute RPC version"] == ["os-cmp1", "os-cmp2", "os-cmp3", "os-cmp4"]
+    check = plan["components"][-2]["phases"]["before"][0]
+    assert check["run_on_hosts"] is None and check["success"]["rc"] == [0, 1]
 
 
 @pytest.mark.parametrize("path, value, where, message", [
