@@ -2,6 +2,7 @@
 
 import copy
 import pathlib
+import re
 
 import pytest
 import yaml
@@ -41,6 +42,23 @@ def test_the_openstack_campaign_plans_nova_last_one_compute_at_a_time():
     assert after["nova-compute unpins the compute RPC version"] == ["os-cmp1", "os-cmp2", "os-cmp3", "os-cmp4"]
     check = plan["components"][-2]["phases"]["before"][0]
     assert check["run_on_hosts"] is None and check["success"]["rc"] == [0, 1]
+
+
+def test_the_nova_upgrade_check_is_judged_by_its_named_results():
+    """nova-status upgrade check as the lab's Nova prints it (exit code 1, for the
+    hw_machine_type warning): accepted; any other warning or a failure is not."""
+    success = validate(OPENSTACK)["components"][4]["phases"]["before"][0]["success"]
+    output = (ROOT / "tests" / "unit" / "data" / "nova-status-upgrade-check.txt").read_text()
+
+    def passes(text):
+        return (not any(re.search(p, text, re.M) for p in success["fail_if"])
+                and all(re.search(p, text, re.M) for p in success["require"]))
+    assert success["rc"] == [0, 1] and passes(output)
+    placement = "| Check: Placement API                                                |\n| Result: "
+    assert placement + "Success" in output
+    assert not passes(output.replace(placement + "Success", placement + "Warning"))
+    assert not passes(output.replace(placement + "Success", placement + "Failure"))
+    assert not passes("")
 
 
 @pytest.mark.parametrize("path, value, where, message", [
