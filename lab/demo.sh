@@ -1,18 +1,31 @@
 #!/usr/bin/env bash
 # The demo: the lab's old cloud under live traffic, upgraded with no outage.
-# Expects a freshly deployed lab (make demo does lab-down, lab-up first).
+#   lab/demo.sh            the Keystone lab (make demo: lab-down, lab-up first)
+#   lab/demo.sh openstack  the OpenStack lab (make demo-openstack: deployed afresh first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+lab=${1:-keystone}
 state=$(mktemp -d /tmp/escalator-demo.XXXXXX)
-python3 lab/probe.py --duration 0 --timeout 3 --output "$state/probe.json" >/dev/null &
+case "$lab" in
+    keystone)
+        inventory=()
+        python3 lab/probe.py --duration 0 --timeout 3 --output "$state/probe.json" >/dev/null &
+        ;;
+    openstack)
+        inventory=(-i inventories/lab-openstack)
+        # The API calls, a server booted and deleted every 10 s, every instance watched.
+        python3 lab/probe_openstack.py --duration 0 --create-interval 10 --output "$state/probe.json" >/dev/null &
+        ;;
+    *) echo "usage: lab/demo.sh [keystone|openstack]" >&2; exit 2 ;;
+esac
 probe=$!
 trap 'kill "$probe" 2>/dev/null || true' EXIT
 sleep 2
 echo "[demo] traffic probe running through HAProxy; planning and upgrading"
-ansible-playbook playbooks/plan.yml -e escalator_plan_file="$state/plan.json" | sed -n '/msg:$/,/Written to/p'
+ansible-playbook "${inventory[@]}" playbooks/plan.yml -e escalator_plan_file="$state/plan.json" | sed -n '/msg:$/,/Written to/p'
 start=$(date +%s)
 rc=0
-ansible-playbook playbooks/upgrade.yml -e escalator_state_dir="$state" >"$state/upgrade.log" 2>&1 || rc=$?
+ansible-playbook "${inventory[@]}" playbooks/upgrade.yml -e escalator_state_dir="$state" >"$state/upgrade.log" 2>&1 || rc=$?
 end=$(date +%s)
 sleep 2
 kill -TERM "$probe"

@@ -94,6 +94,10 @@ class Backend:
     def finish_out(self):
         """After it is empty: the node is fully in maintenance."""
 
+    def why_not_empty(self):
+        """What the backend knows of why the node did not empty (an empty string: nothing)."""
+        return ""
+
     def put_back(self):
         raise NotImplementedError
 
@@ -111,11 +115,21 @@ def set_maintenance(backend, wanted, timeout, check_mode=False):
     if check_mode:
         return True, before, dict(before, state=wanted)
     if wanted == ENABLED:
-        backend.take_out()
-        if not backend.wait_empty(timeout):
+        try:
+            backend.take_out()
+            empty = backend.wait_empty(timeout)
+        except Exception:
+            # Half taken out: put the node back before reporting the first error.
+            try:
+                backend.put_back()
+            except Exception:  # pylint: disable=broad-exception-caught
+                pass
+            raise
+        if not empty:
             backend.put_back()
+            why = backend.why_not_empty()
             raise MaintenanceError(f"{backend.describe()} still carried work after {timeout}s; it was put back "
-                                   "in service. Raise the timeout or find what holds the work.")
+                                   "in service. Raise the timeout or find what holds the work." + (f" {why}" if why else ""))
         backend.finish_out()
     else:
         backend.put_back()
@@ -318,6 +332,12 @@ class NovaBackend(Backend):
         instances = self._instances()
         if not instances:
             return
+        if self.live_migrate:
+            stuck = [f"{s.name or s.id} ({s.status})" for s in instances if s.status not in self.MOVABLE]
+            if stuck:
+                raise GuardError(f"{self.node} carries instance(s) that live migration cannot move: {', '.join(stuck)}; "
+                                 "repair them (e.g. reset an ERROR instance's state once its cause is fixed) or "
+                                 "move them first")
         others = [s for s in self.conn.compute.services(binary="nova-compute") if s.host != self.node]
         targets = sorted(s.host for s in others if s.status == "enabled" and s.state == "up")
         if not targets:
@@ -369,14 +389,64 @@ class NovaBackend(Backend):
         return state, {"state": state, "service": service.status, "instances": len(instances),
                        "reason": getattr(service, "disabled_reason", None)}
 
+    # How many times one instance is asked to move before the host is left to the timeout,
+    # and how long after a refusal it is asked again.
+    MIGRATION_ATTEMPTS = 6
+    RETRY_AFTER = 20.0
+    # Instances live migration moves, now or once their build or migration is over.
+    MOVABLE = ("ACTIVE", "BUILD", "MIGRATING", "PAUSED")
+
     def take_out(self):
+        """Disable the compute (the scheduler sends it nothing new), then live-migrate what
+        can move now; wait_empty moves the rest as they become ready."""
         self.conn.compute.disable_service(self._service(), disabled_reason=self.reason)
+        self._asked, self._refused = {}, None
         if self.live_migrate:
-            for server in self._instances():
+            self._migrate_ready()
+
+    def _migrate_ready(self):
+        """Ask Nova to live-migrate each instance that is ACTIVE with no task under way.
+        One still building (booted just before the disable), being deleted or migrating is
+        left for the next round. Nova's refusals that pass are tried again RETRY_AFTER
+        seconds later, up to MIGRATION_ATTEMPTS times: 409 Conflict (the instance's state
+        changed between the listing and the call), 400 No valid host and 500 MigrationError
+        (the scheduler's view of the hosts' instances lags behind the migrations just done,
+        and the destination refused the host it chose: the instance stays ACTIVE where it
+        was). So is an instance whose migration failed and left it here."""
+        now = self.clock()
+        for server in self._instances():
+            if server.status == "ERROR" and server.id in self._asked:
+                fault = getattr(server, "fault", None) or {}
+                raise MaintenanceError(f"{server.name or server.id} went to ERROR after Nova was asked to live-migrate "
+                                       f"it off {self.node}: {fault.get('message') or self._refused or 'no fault given'}")
+            if server.status != "ACTIVE" or server.task_state:
+                continue
+            count, last = self._asked.get(server.id, (0, None))
+            if count >= self.MIGRATION_ATTEMPTS or (last is not None and now - last < self.RETRY_AFTER):
+                continue
+            self._asked[server.id] = (count + 1, now)
+            try:
                 self.conn.compute.live_migrate_server(server, host=None, block_migration=self.block_migration)
+            except Exception as exc:  # openstacksdk's HttpException; no import of the SDK here
+                code, text = getattr(exc, "status_code", None), str(exc)
+                if code == 409 or (code == 400 and "no valid host" in text.lower()) or \
+                        (code == 500 and "MigrationError" in text):
+                    self._refused = f"{server.name or server.id}: {str(exc).strip()[:300]}"
+                    continue
+                raise
 
     def wait_empty(self, timeout):
-        return wait_for(lambda: not self._instances(), timeout, self.interval, self.sleep, self.clock) is not None
+        if not hasattr(self, "_asked"):
+            self._asked, self._refused = {}, None
+
+        def empty():
+            if self.live_migrate:
+                self._migrate_ready()
+            return not self._instances()
+        return wait_for(empty, timeout, self.interval, self.sleep, self.clock) is not None
+
+    def why_not_empty(self):
+        return f"Nova's last refusal: {self._refused}" if getattr(self, "_refused", None) else ""
 
     def put_back(self):
         self.conn.compute.enable_service(self._service())

@@ -37,9 +37,12 @@ def inventory():
 
 @pytest.fixture(scope="session")
 def lab(inventory):
-    subprocess.run([str(ROOT / "lab" / "labctl"), "up", "openstack"], check=True, cwd=ROOT)
-    result = deploy()
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    """The lab deployed (at 2026.1 the first time). ESCALATOR_LAB_AS_IS=1 takes the running
+    lab as it is, to run one file again against a lab a test left half upgraded."""
+    if os.environ.get("ESCALATOR_LAB_AS_IS") != "1":
+        subprocess.run([str(ROOT / "lab" / "labctl"), "up", "openstack"], check=True, cwd=ROOT)
+        result = deploy()
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     hv = dict(next(iter(inventory["_meta"]["hostvars"].values())))
     # ansible-inventory does not template: the URL the playbooks build from the VIP.
     hv["lab_keystone_url"] = f"http://{hv['lab_vip']}:{hv['lab_keystone_port']}/v3"

@@ -140,7 +140,7 @@ def _nova(instances, status="enabled"):
     compute = mock.Mock()
     compute.services.side_effect = lambda binary=None, host=None: [s for s in (service, other)
                                                                    if host in (None, s.host)]
-    state = {"instances": [SimpleNamespace(id=name, name=name, compute_host="cmp1",
+    state = {"instances": [SimpleNamespace(id=name, name=name, compute_host="cmp1", status="ACTIVE", task_state=None,
                                            flavor=SimpleNamespace(vcpus=1, ram=128)) for name in instances]}
     compute.servers.side_effect = lambda **kw: list(state["instances"])
     compute.server_groups.return_value = []
@@ -186,6 +186,96 @@ def test_nova_instances_that_do_not_leave_undo_the_disable():
     with pytest.raises(MaintenanceError, match="still carried work"):
         set_maintenance(backend, ENABLED, timeout=10)
     assert service.status == "enabled"
+
+
+def test_nova_moves_an_instance_booted_during_the_disable_once_it_is_active():
+    """An instance still building when the compute is disabled is not asked to move (Nova
+    would answer 409); once ACTIVE it is, and a 409 from a race is tried again."""
+    backend, compute, service = _nova(["vm1", "new"])
+    servers = {s.id: s for s in compute.servers()}
+    servers["new"].status, servers["new"].task_state = "BUILD", "spawning"
+    migrate = compute.live_migrate_server.side_effect
+    conflicts = {"n": 0}
+
+    def live_migrate(server, host=None, block_migration=None):
+        if server.status != "ACTIVE":
+            raise AssertionError("asked to move an instance that is not ACTIVE")
+        if server.id == "new" and conflicts["n"] == 0:
+            conflicts["n"] += 1
+            raise type("ConflictException", (Exception,), {"status_code": 409})("409 Conflict")
+        migrate(server)
+    compute.live_migrate_server.side_effect = live_migrate
+    polls = {"n": 0}
+    listing = compute.servers.side_effect
+
+    def servers_listing(**kw):
+        polls["n"] += 1
+        if polls["n"] == 4:
+            servers["new"].status, servers["new"].task_state = "ACTIVE", None
+        return listing(**kw)
+    compute.servers.side_effect = servers_listing
+    changed, _before, after = set_maintenance(backend, ENABLED, timeout=60)
+    assert changed and after["instances"] == 0 and conflicts["n"] == 1
+    assert compute.live_migrate_server.call_count == 3
+
+
+def test_nova_retries_no_valid_host_until_the_scheduler_catches_up_and_says_why_it_gave_up():
+    """The scheduler's view of where a group's members are lags behind the migrations just
+    done: Nova answers 400 No valid host for a while. Asked again 20 s later, the
+    instance moves; if it never can, the timeout's error quotes Nova's refusal."""
+    no_host = type("BadRequestException", (Exception,), {"status_code": 400})(
+        "400: No valid host was found. There are not enough hosts available.")
+    backend, compute, service = _nova(["vm1"])
+    migrate = compute.live_migrate_server.side_effect
+    calls = {"n": 0}
+
+    def live_migrate(server, host=None, block_migration=None):
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise no_host
+        migrate(server)
+    compute.live_migrate_server.side_effect = live_migrate
+    changed, _before, after = set_maintenance(backend, ENABLED, timeout=120)
+    assert changed and after["instances"] == 0 and calls["n"] == 3
+
+    backend, compute, service = _nova(["vm1"])
+    compute.live_migrate_server.side_effect = no_host
+    with pytest.raises(MaintenanceError, match="Nova's last refusal: vm1: 400: No valid host"):
+        set_maintenance(backend, ENABLED, timeout=300)
+    assert compute.live_migrate_server.call_count == NovaBackend.MIGRATION_ATTEMPTS
+    assert service.status == "enabled"
+
+
+def test_nova_other_errors_from_a_migration_request_are_not_swallowed():
+    backend, compute, service = _nova(["vm1"])
+    compute.live_migrate_server.side_effect = type("HttpException", (Exception,), {"status_code": 500})("boom")
+    with pytest.raises(Exception, match="boom"):
+        set_maintenance(backend, ENABLED, timeout=10)
+    assert service.status == "enabled"  # the half-done disable was undone
+
+
+def test_nova_an_instance_that_errors_on_its_way_out_stops_the_drain_at_once():
+    """Nova's destination refused the move and set the instance to ERROR: waiting would
+    not help. The error names it and Nova's fault, and the compute is back in service."""
+    backend, compute, service = _nova(["vnf-a-3"])
+
+    def refuse(server, host=None, block_migration=None):
+        server.status, server.fault = "ERROR", {"message": "Anti-affinity instance group policy was violated"}
+        raise type("HttpException", (Exception,), {"status_code": 500})(
+            "500: Unexpected API Error <class 'nova.exception_Remote.MigrationError_Remote'>")
+    compute.live_migrate_server.side_effect = refuse
+    with pytest.raises(MaintenanceError, match="vnf-a-3 went to ERROR after Nova was asked to live-migrate it off "
+                                               "cmp1: Anti-affinity instance group policy was violated"):
+        set_maintenance(backend, ENABLED, timeout=300)
+    assert service.status == "enabled"
+
+
+def test_nova_guard_refuses_a_compute_with_an_instance_live_migration_cannot_move():
+    backend, compute, service = _nova(["vm1", "broken"])
+    next(s for s in compute.servers() if s.id == "broken").status = "ERROR"
+    with pytest.raises(GuardError, match=r"cmp1 carries instance\(s\) that live migration cannot move: broken \(ERROR\)"):
+        set_maintenance(backend, ENABLED, timeout=60)
+    assert service.status == "enabled" and compute.live_migrate_server.call_count == 0
 
 
 def test_nova_back_in_service_waits_until_the_compute_reports_up():
@@ -323,7 +413,7 @@ def _cloud(hosts, servers, groups=(), free=None):
     compute = mock.Mock()
     services = [SimpleNamespace(host=h, status=st, state=up, disabled_reason=None) for h, (st, up) in hosts.items()]
     compute.services.side_effect = lambda binary=None, host=None: [s for s in services if host in (None, s.host)]
-    vms = [SimpleNamespace(id=i, name=i, compute_host=h, flavor=SimpleNamespace(vcpus=c, ram=r))
+    vms = [SimpleNamespace(id=i, name=i, compute_host=h, status="ACTIVE", task_state=None, flavor=SimpleNamespace(vcpus=c, ram=r))
            for i, h, c, r in servers]
     compute.servers.side_effect = lambda all_projects=True, compute_host=None: [
         v for v in vms if compute_host in (None, v.compute_host)]

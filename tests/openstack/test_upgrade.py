@@ -1,0 +1,154 @@
+"""The OpenStack lab upgraded whole, 2026.1 to 2026.2, under the probe (after test_lab.py).
+
+The first run meets a canary compute whose verify fails once it runs Nova 34.0.0: the
+control plane is upgraded, that compute is restored to 33.0.2 and enabled again, and the
+run stops. Fixed, the same command resumes and finishes: every service on 2026.2, every
+instance ACTIVE, the VNF's anti-affinity kept, no API request failed and no instance lost
+from the first run to the last.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import testinfra
+import yaml
+
+from conftest import INVENTORY, ROOT, body_of, call, instances_now
+
+STATE = "/tmp/escalator-openstack-test-state"
+MARKER = "/etc/escalator-fail-verify"
+NEW = {"keystone": "30.0.0", "placement": "16.0.0", "glance": "33.0.0", "neutron": "29.0.0", "nova": "34.0.0"}
+PACKAGE = {"placement": "openstack-placement"}
+shutil.rmtree(STATE, ignore_errors=True)
+
+
+def run_playbook(name, *extra):
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
+    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), str(ROOT / "playbooks" / name),
+                           "-e", f"escalator_state_dir={STATE}", *extra],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=2400, check=False)
+
+
+def flat(proc):
+    return " ".join((proc.stdout + proc.stderr).split())
+
+
+def node(host):
+    return testinfra.get_host(f"docker://escalator-{host}")
+
+
+def version(host, software):
+    return node(host).check_output(
+        f"/opt/{software}/current/bin/python -c 'import importlib.metadata as m; "
+        f"print(m.version(\"{PACKAGE.get(software, software)}\"))'")
+
+
+def last_report():
+    reports = sorted(pathlib.Path(STATE, "runs").glob("*.report.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(reports[-1].read_text())
+
+
+def workload(hv):
+    """The lab's instances, without the probe's own (booted and deleted as it runs)."""
+    return [i for i in instances_now(hv) if not i["name"].startswith("probe-")]
+
+
+def computes(token, vip):
+    services = body_of(call(f"http://{vip}:8774/v2.1/os-services?binary=nova-compute", token))["services"]
+    return {s["host"]: (s["status"], s["state"]) for s in services}
+
+
+@pytest.fixture(scope="module")
+def probe(lab, tmp_path_factory):
+    """lab/probe_openstack.py from before the first run to after the last."""
+    output = tmp_path_factory.mktemp("probe") / "summary.json"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "lab" / "probe_openstack.py"), "--vip", lab["lab_vip"],
+                             "--duration", "0", "--create-interval", "10", "--output", str(output)],
+                            env=dict(os.environ, OS_PASSWORD=lab["lab_keystone_admin_password"]),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(5)
+
+    def stop():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=120)
+        assert output.exists(), proc.stderr.read()[-2000:]
+        return json.loads(output.read_text())
+    yield stop
+    if proc.poll() is None:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def failing_campaign(tmp_path_factory):
+    """The lab's campaign with a verify that fails on a compute marked with MARKER once it
+    runs 34.0.0."""
+    campaign = yaml.safe_load((ROOT / "campaigns" / "lab-openstack.yml").read_text())
+    compute = next(c for c in campaign["components"] if c["name"] == "nova-compute")
+    compute["verify"].append({
+        "name": "injected failure", "type": "command",
+        "command": f"test ! -e {MARKER} -o \"$(readlink /opt/nova/current)\" != /opt/nova/34.0.0"})
+    path = tmp_path_factory.mktemp("campaign") / "campaign.yml"
+    path.write_text(yaml.safe_dump(campaign, sort_keys=False))
+    return path
+
+
+def test_1_a_failing_canary_compute_is_restored_and_the_run_stops(lab, token, inventory, probe, failing_campaign):
+    canary = inventory["computes"]["hosts"][0]
+    node(canary).check_output(f"touch {MARKER}")
+    try:
+        proc = run_playbook("upgrade.yml", "-e", f"escalator_campaign={failing_campaign}")
+    finally:
+        node(canary).check_output(f"rm -f {MARKER}")
+    out = flat(proc)
+    assert proc.returncode == 2, out[-4000:]
+    assert "run upgrade.yml again to resume" in out, out[-3000:]
+    nodes = last_report()["nodes"]
+    assert nodes[f"nova-compute@{canary}"]["result"] == "failed, restored", nodes
+    for host in inventory["controllers"]["hosts"]:
+        assert {s: version(host, s) for s in NEW} == NEW, host
+    assert {h: version(h, "nova") for h in inventory["computes"]["hosts"]} == dict.fromkeys(
+        inventory["computes"]["hosts"], "33.0.2")
+    assert set(computes(token, lab["lab_vip"]).values()) == {("enabled", "up")}
+    assert {i["status"] for i in workload(lab)} == {"ACTIVE"}
+    assert not os.path.exists(f"{STATE}/lock")
+
+
+def test_2_the_same_command_resumes_and_upgrades_every_compute(lab, token, inventory, probe, failing_campaign):
+    proc = run_playbook("upgrade.yml", "-e", f"escalator_campaign={failing_campaign}")
+    assert proc.returncode == 0, flat(proc)[-4000:]
+    report = last_report()
+    assert {n["result"] for k, n in report["nodes"].items() if k.startswith("nova-compute@")} == {"upgraded"}
+    assert {h: version(h, "nova") for h in inventory["computes"]["hosts"]} == dict.fromkeys(
+        inventory["computes"]["hosts"], "34.0.0")
+    assert set(computes(token, lab["lab_vip"]).values()) == {("enabled", "up")}
+    after = workload(lab)
+    assert {i["status"] for i in after} == {"ACTIVE"} and len(after) == 6
+    vnf = [i["host"] for i in after if i["group"] == "vnf-a"]
+    assert len(vnf) == len(set(vnf)) == 3
+    # The computes' last steps ran: the data migrations, and the upgrade check passing on
+    # the new release (judged by its named results).
+    out = flat(proc)
+    for step in ("nova online data migrations", "nova upgrade check on the new release"):
+        assert f"Run {step}" in out, step
+    ctl = node(inventory["controllers"]["hosts"][0])
+    check = ctl.run("/opt/nova/current/bin/nova-status --config-file /etc/nova/nova.conf "
+                    "--config-file /etc/nova/nova-db.conf upgrade check")
+    assert check.rc in (0, 1) and "Result: Failure" not in check.stdout, check.stdout
+
+
+def test_3_no_request_failed_and_no_instance_was_lost(probe):
+    summary = probe()
+    failed = {api: figures["failed"] for api, figures in summary["apis"].items()}
+    assert failed == dict.fromkeys(failed, 0), summary["apis"]
+    instances = summary["instances"]
+    assert (instances["lost"], instances["anti_affinity_violations"]) == (0, 0), instances
+    assert instances["live_migrations"] >= 4, instances
+    assert summary["create_delete"]["failed"] == 0, summary["create_delete"]
