@@ -25,10 +25,10 @@ DEB_PACKAGES := docker.io debootstrap python3-venv git ca-certificates shellchec
 PROBE_SECONDS ?= 30
 
 .PHONY: ee-context help deps venv venv-path collection artifacts lab-up lab-deploy lab-down demo demo-openstack probe \
-	test checks checks-in-background unit sanity lint integration integration-openstack lab-openstack lab-openstack-down molecule-all molecule changelog-lint benchmarks clean
+	test checks checks-in-background unit sanity lint integration integration-openstack lab-openstack lab-openstack-down molecule-all molecule changelog-lint benchmarks benchmarks-openstack clean
 
 help:
-	@echo "make demo | demo-openstack | test | unit | sanity | lint | integration | integration-openstack | molecule | benchmarks | lab-up | lab-openstack | lab-down | clean"
+	@echo "make demo | demo-openstack | test | unit | sanity | lint | integration | integration-openstack | molecule | benchmarks | benchmarks-openstack | lab-up | lab-openstack | lab-down | clean"
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -165,6 +165,12 @@ benchmarks: deps venv artifacts
 	@python benchmarks/plan_scale.py
 	@$(MAKE) --no-print-directory lab-up
 	@python benchmarks/rolling_upgrade.py
+
+# JSON figures: the OpenStack lab upgraded whole three ways, each on a fresh lab (about an hour).
+benchmarks-openstack: deps venv artifacts
+	@lab/labctl docker
+	@python benchmarks/openstack_upgrade.py
+	@lab/labctl down openstack
 
 # The execution environment's build context (execution-environment.yml); build the image
 # from .build/ee with podman or docker where a registry is reachable.
