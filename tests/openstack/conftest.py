@@ -9,7 +9,6 @@ import sys
 import urllib.request
 
 import pytest
-import testinfra
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 INVENTORY = ROOT / "inventories" / "lab-openstack"

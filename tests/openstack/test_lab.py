@@ -6,6 +6,7 @@ deployment changes nothing.
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
