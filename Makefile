@@ -125,10 +125,14 @@ integration: deps venv artifacts
 	@$(MAKE) --no-print-directory lab-up
 	@pytest -q --durations=12 tests/integration; rc=$$?; lab/labctl down; exit $$rc
 
-# The OpenStack lab from scratch, tested, then removed.
+# The OpenStack lab from scratch, tested, then removed. make test runs the lab's checks
+# (test_lab.py); OPENSTACK_TESTS=tests/openstack adds the whole upgrade (test_upgrade.py),
+# which is not in make test yet: beside the Keystone lab's tests, staging every venv at
+# once starved the APIs and passed the install time limit.
+OPENSTACK_TESTS ?= tests/openstack/test_lab.py
 integration-openstack: deps venv artifacts
 	@lab/labctl down openstack
-	@pytest -q --durations=5 tests/openstack; rc=$$?; lab/labctl down openstack; exit $$rc
+	@pytest -q --durations=5 $(OPENSTACK_TESTS); rc=$$?; lab/labctl down openstack; exit $$rc
 
 # The seeds' three use cases (extensions/molecule): minimal, ha, multisite, each on its
 # own containers of the lab image and its own loopback addresses.
