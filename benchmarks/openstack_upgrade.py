@@ -23,7 +23,6 @@ reference machine.
 import argparse
 import importlib.util
 import json
-import os
 import pathlib
 import signal
 import subprocess
@@ -38,16 +37,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 _SPEC = importlib.util.spec_from_file_location("rolling_upgrade", ROOT / "benchmarks" / "rolling_upgrade.py")
 _ROLLING = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(_ROLLING)
-lower_bound = _ROLLING.lower_bound
-BIN = pathlib.Path(sys.executable).parent
+# So are the commands run and their environment (the venv's tools first on PATH).
+lower_bound, sh, ENV = _ROLLING.lower_bound, _ROLLING.sh, _ROLLING.ENV
 INVENTORY = ROOT / "inventories" / "lab-openstack"
-ENV = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-           PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
 SCENARIOS = ("escalator", "controllers_all_at_once", "computes_no_drain")
-
-
-def sh(*argv, check=True):
-    return subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, check=check)
 
 
 def fresh_lab():

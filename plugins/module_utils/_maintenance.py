@@ -311,6 +311,8 @@ class NovaBackend(Backend):
         self.node, self.conn, self.reason = node, conn, reason
         self.live_migrate, self.block_migration = live_migrate, block_migration
         self.interval, self.sleep, self.clock = interval, sleep, clock
+        # Per instance asked to move: (times asked, when last); Nova's last passing refusal.
+        self._asked, self._refused = {}, None
 
     def describe(self):
         return f"Nova compute host {self.node}"
@@ -436,9 +438,6 @@ class NovaBackend(Backend):
                 raise
 
     def wait_empty(self, timeout):
-        if not hasattr(self, "_asked"):
-            self._asked, self._refused = {}, None
-
         def empty():
             if self.live_migrate:
                 self._migrate_ready()
@@ -446,7 +445,7 @@ class NovaBackend(Backend):
         return wait_for(empty, timeout, self.interval, self.sleep, self.clock) is not None
 
     def why_not_empty(self):
-        return f"Nova's last refusal: {self._refused}" if getattr(self, "_refused", None) else ""
+        return f"Nova's last refusal: {self._refused}" if self._refused else ""
 
     def put_back(self):
         self.conn.compute.enable_service(self._service())
