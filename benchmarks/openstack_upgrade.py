@@ -61,6 +61,9 @@ def campaign(kind, doc):
         if naive:
             comp["maintenance"] = {"backend": "none"}
             comp["redundancy"] = {"max_unavailable": "100%"}
+            for steps in comp.get("phases", {}).values():
+                for step in steps:
+                    step.pop("maintenance", None)  # the restarts too, with nothing taken out
     return doc
 
 

@@ -36,6 +36,7 @@ BACKEND_OPTIONS = {
         reason=dict(type="str", default="upgrade in progress (opnfv.escalator)"),
         live_migrate=dict(type="bool", default=True),
         block_migration=dict(type="str", default="auto"),
+        keep_instances=dict(type="bool", default=False),
     ),
     "command": dict(
         enter=dict(type="str", required=True),
@@ -307,9 +308,12 @@ class NovaBackend(Backend):
     name = "nova"
 
     def __init__(self, node, conn, reason, live_migrate=True, block_migration="auto", interval=5.0,
-                 sleep=time.sleep, clock=time.monotonic):
+                 sleep=time.sleep, clock=time.monotonic, keep_instances=False):
         self.node, self.conn, self.reason = node, conn, reason
-        self.live_migrate, self.block_migration = live_migrate, block_migration
+        self.live_migrate, self.block_migration = live_migrate and not keep_instances, block_migration
+        # Only disabled, for work on nova-compute itself (a restart): the instances stay
+        # and keep running; the host is out once none of them has a task under way.
+        self.keep_instances = keep_instances
         self.interval, self.sleep, self.clock = interval, sleep, clock
         # Per instance asked to move: (times asked, when last); Nova's last passing refusal.
         self._asked, self._refused = {}, None
@@ -332,7 +336,7 @@ class NovaBackend(Backend):
         instances: none of them is enabled and up, an anti-affinity group would need a host
         it has no member on, or their free VCPU or memory is less than the instances use."""
         instances = self._instances()
-        if not instances:
+        if not instances or self.keep_instances:
             return
         if self.live_migrate:
             stuck = [f"{s.name or s.id} ({s.status})" for s in instances if s.status not in self.MOVABLE]
@@ -387,7 +391,8 @@ class NovaBackend(Backend):
         service = self._service()
         instances = self._instances()
         disabled = service.status == "disabled"
-        state = ENABLED if disabled and not instances else DISABLED if not disabled else "transition"
+        out = not instances or (self.keep_instances and not self._busy(instances))
+        state = ENABLED if disabled and out else DISABLED if not disabled else "transition"
         return state, {"state": state, "service": service.status, "instances": len(instances),
                        "reason": getattr(service, "disabled_reason", None)}
 
@@ -437,24 +442,42 @@ class NovaBackend(Backend):
                     continue
                 raise
 
+    @staticmethod
+    def _busy(instances):
+        """The instances with work under way on their host: building, or with a task."""
+        return [s for s in instances if s.status == "BUILD" or s.task_state]
+
     def wait_empty(self, timeout):
         def empty():
+            if self.keep_instances:
+                return not self._busy(self._instances())
             if self.live_migrate:
                 self._migrate_ready()
             return not self._instances()
         return wait_for(empty, timeout, self.interval, self.sleep, self.clock) is not None
 
     def why_not_empty(self):
+        if self.keep_instances:
+            busy = self._busy(self._instances())
+            return f"still busy: {', '.join(f'{s.name or s.id} ({s.task_state or s.status})' for s in busy)}" if busy else ""
         return f"Nova's last refusal: {self._refused}" if self._refused else ""
 
     def put_back(self):
         self.conn.compute.enable_service(self._service())
+        # Enabling writes the service's record, and Nova counts a service up for a while
+        # after its last write: the compute is back once its nova-compute has reported
+        # after that (a heartbeat), which one that crashes at start never does.
+        self._enabled_at = getattr(self._service(), "updated_at", None)
+
+    _enabled_at = None
 
     def wait_serving(self, timeout):
-        """Enabled, and up: its nova-compute reports to Nova again (after a restart on new code)."""
+        """Enabled, up, and reporting: its nova-compute has written its record since it was
+        enabled (after a restart on other code, the new process runs)."""
         def serving():
             service = self._service()
-            return service.status == "enabled" and service.state == "up"
+            reported = self._enabled_at is None or getattr(service, "updated_at", None) != self._enabled_at
+            return service.status == "enabled" and service.state == "up" and reported
         return wait_for(serving, timeout, self.interval, self.sleep, self.clock) is not None
 
 

@@ -108,6 +108,15 @@ options:
         description: Block migration setting passed to Nova.
         type: str
         default: auto
+      keep_instances:
+        description:
+          - Only disable the compute, for work on nova-compute itself (a restart leaves its
+            instances running): nothing is migrated and nothing is checked about where the
+            instances could go. The host counts as out of service once none of its
+            instances is building or has a task under way (O(nova.live_migrate) is then
+            ignored).
+        type: bool
+        default: false
   command:
     description: Settings of the C(command) backend; each is a shell command.
     type: dict
@@ -202,14 +211,15 @@ def _backend(module):
         if openstack is None:
             module.fail_json(msg=missing_required_lib("openstacksdk"), exception=OPENSTACK_IMPORT_ERROR)
         settings = settings or {"cloud": None, "config_file": None, "reason": "upgrade in progress (opnfv.escalator)",
-                                "live_migrate": True, "block_migration": "auto"}
+                                "live_migrate": True, "block_migration": "auto", "keep_instances": False}
         if settings["config_file"]:
             region = openstack.config.OpenStackConfig(config_files=[settings["config_file"]]).get_one(
                 cloud=settings["cloud"])
             conn = openstack.connection.Connection(config=region)
         else:
             conn = openstack.connect(cloud=settings["cloud"])
-        return NovaBackend(p["node"], conn, settings["reason"], settings["live_migrate"], settings["block_migration"])
+        return NovaBackend(p["node"], conn, settings["reason"], settings["live_migrate"], settings["block_migration"],
+                           keep_instances=settings["keep_instances"])
     if name == "pacemaker":
         return PacemakerBackend(p["node"], run)
     return CommandBackend(p["node"], run, settings["enter"], settings["exit"], settings["status"],

@@ -206,7 +206,7 @@ _TOP_OPTIONAL = ("format", "description", "canary", "timeout_margin", "sites", "
 STAGE_PARALLEL = 4
 _COMPONENT_REQUIRED = ("name", "targets", "version", "artifact", "expected_duration")
 _COMPONENT_OPTIONAL = ("depends_on", "redundancy", "maintenance", "snapshot", "verify",
-                       "on_failure", "coordination", "phases", "upgrade")
+                       "on_failure", "coordination", "phases", "upgrade", "rollback_check")
 
 
 class _StrictLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
@@ -331,8 +331,13 @@ def _component(c, comp, path, base_dir):
         "verify": _checks(c, m.get("verify", []), f"{path}.verify"),
         "on_failure": c.string(m.get("on_failure", "rollback_batch"), f"{path}.on_failure", choices=ON_FAILURE),
         "coordination": _coordination(c, m["coordination"], f"{path}.coordination") if "coordination" in m else None,
-        "phases": _phases(c, m.get("phases", {}), f"{path}.phases"),
+        "phases": _phases(c, m.get("phases", {}), f"{path}.phases",
+                          ((m.get("maintenance") or {}).get("backend") or "none") if isinstance(m.get("maintenance"), dict)
+                          else "none"),
         "upgrade": _upgrade(c, m.get("upgrade", {"method": "tasks"}), f"{path}.upgrade"),
+        "rollback_check": _step(c, m["rollback_check"], f"{path}.rollback_check",
+                                optional=("expected_duration", "success", "run_on", "once"))
+        if "rollback_check" in m else None,
     }
     if "targets" in m and not out["targets"] and isinstance(m["targets"], list):
         c.error(f"{path}.targets", "must name at least one group or pattern")
@@ -521,7 +526,7 @@ def _coordination(c, value, path):
     }
 
 
-def _phases(c, value, path):
+def _phases(c, value, path, backend="none"):
     m = c.mapping(value, path, (), ("before", "after"))
     if m is None:
         return None
@@ -533,31 +538,59 @@ def _phases(c, value, path):
             c.error(f"{path}.{when}", f"must be a list, got {_type_name(steps)}")
             continue
         for i, step in enumerate(steps):
-            sp = f"{path}.{when}[{i}]"
-            sm = c.mapping(step, sp, ("name", "command"), ("expected_duration", "snapshot", "success", "run_on", "once"))
-            if sm is None:
-                continue
-            if "name" in sm:
-                c.string(sm["name"], f"{sp}.name")
-            if "command" in sm:
-                cmd = sm["command"]
-                if isinstance(cmd, list):
-                    c.string_list(cmd, f"{sp}.command")
-                else:
-                    c.string(cmd, f"{sp}.command")
-            step_out = dict(sm)
-            if "expected_duration" in sm:
-                step_out["expected_duration"] = c.duration(sm["expected_duration"], f"{sp}.expected_duration")
-            if "snapshot" in sm:
-                c.boolean(sm["snapshot"], f"{sp}.snapshot")
-            if "run_on" in sm:
-                c.string(sm["run_on"], f"{sp}.run_on")
-            if "once" in sm:
-                c.boolean(sm["once"], f"{sp}.once")
-            if "success" in sm:
-                step_out["success"] = _success(c, sm["success"], f"{sp}.success")
-            out[when].append(step_out)
+            step_out = _step(c, step, f"{path}.{when}[{i}]", backend)
+            if step_out is not None:
+                out[when].append(step_out)
     return out
+
+
+_STEP_OPTIONAL = ("expected_duration", "snapshot", "success", "run_on", "once", "maintenance")
+
+
+def _step(c, step, sp, backend="none", optional=_STEP_OPTIONAL):
+    """A command step (a phase step, or a rollback check): name, command and the optional
+    fields given."""
+    sm = c.mapping(step, sp, ("name", "command"), optional)
+    if sm is None:
+        return None
+    if "name" in sm:
+        c.string(sm["name"], f"{sp}.name")
+    if "command" in sm:
+        cmd = sm["command"]
+        if isinstance(cmd, list):
+            c.string_list(cmd, f"{sp}.command")
+        else:
+            c.string(cmd, f"{sp}.command")
+    step_out = dict(sm)
+    if "expected_duration" in sm:
+        step_out["expected_duration"] = c.duration(sm["expected_duration"], f"{sp}.expected_duration")
+    if "snapshot" in sm:
+        c.boolean(sm["snapshot"], f"{sp}.snapshot")
+    if "run_on" in sm:
+        c.string(sm["run_on"], f"{sp}.run_on")
+    if "once" in sm:
+        c.boolean(sm["once"], f"{sp}.once")
+    if "success" in sm:
+        step_out["success"] = _success(c, sm["success"], f"{sp}.success")
+    if "maintenance" in sm:
+        step_out["maintenance"] = _step_maintenance(c, sm["maintenance"], f"{sp}.maintenance", backend)
+    return step_out
+
+
+def _step_maintenance(c, value, path, backend):
+    """A step run with each of its hosts out of service through the component's
+    maintenance backend: true, or settings that override the component's for this step
+    (checked with them against the backend when planning). False: no maintenance."""
+    if value is False:
+        return None
+    if value is not True and not isinstance(value, dict):
+        c.error(path, f"must be true, false or a mapping of maintenance settings, got {_type_name(value)}")
+        return None
+    if backend == "none":
+        c.error(path, "takes the step's hosts out of service through the component's maintenance backend, "
+                      "and the component has none (set maintenance.backend)")
+        return None
+    return {} if value is True else value
 
 
 def _success(c, value, path):

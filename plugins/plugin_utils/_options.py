@@ -110,6 +110,13 @@ def check_options(campaign, groups):
         if backend == "haproxy" and isinstance(settings.get("lb_group"), str) and not _templated(settings["lb_group"]) \
                 and settings["lb_group"] not in groups:
             errors.append((f"{path}.maintenance.settings.lb_group", f"'{settings['lb_group']}' is no inventory group"))
+        for when, steps in (comp.get("phases") or {}).items():
+            for j, step in enumerate(steps or []):
+                override = step.get("maintenance") if isinstance(step, dict) else None
+                if isinstance(override, dict) and override:
+                    # Only the step's own settings: the merged ones are the component's,
+                    # checked above, with these in place.
+                    errors += _spec_errors(spec, override, f"{path}.phases.{when}[{j}].maintenance")
         hosts = groups.get("all", [])
         if backend == "nova" and isinstance(settings.get("run_on"), str) and not _templated(settings["run_on"]) \
                 and settings["run_on"] not in hosts and settings["run_on"] != "localhost":

@@ -369,6 +369,10 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
                          for k, step in enumerate(comp["phases"][when])]
                   for when in ("before", "after")}
         phase_time = sum(step["expected_duration"] for when in phases for step in phases[when])
+        check = comp.get("rollback_check")
+        if check:
+            hosts = _step_hosts(check, f"{cpath}.rollback_check", groups, all_hosts, down, errors)
+            check = _step(check, expected, campaign["timeout_margin"], hosts or [h for b in batches for h in b][:1])
         components.append({
             "name": comp["name"],
             "version": comp["version"],
@@ -392,6 +396,7 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
             "verify": comp["verify"],
             "on_failure": comp["on_failure"],
             "coordination": comp["coordination"],
+            "rollback_check": check,
             "skipped_down": [h for h in targets if h in down],
         })
     if errors:

@@ -4,7 +4,8 @@ The first run meets a canary compute whose verify fails once it runs Nova 34.0.0
 control plane is upgraded, that compute is restored to 33.0.2 and enabled again, and the
 run stops. Fixed, the same command resumes and finishes: every service on 2026.2, every
 instance ACTIVE, the VNF's anti-affinity kept, no API request failed and no instance lost
-from the first run to the last.
+from the first run to the last. A rollback then is refused, since Nova no longer starts
+33.0.2, with nothing changed.
 """
 
 import json
@@ -152,3 +153,17 @@ def test_3_no_request_failed_and_no_instance_was_lost(probe):
     assert (instances["lost"], instances["anti_affinity_violations"]) == (0, 0), instances
     assert instances["live_migrations"] >= 4, instances
     assert summary["create_delete"]["failed"] == 0, summary["create_delete"]
+
+
+def test_4_a_rollback_after_the_finished_run_is_refused_with_nothing_changed(lab, token, inventory):
+    """Nova refuses to start 33.0.2 once every service of a kind has run 34.0.0: the
+    campaign's rollback checks refuse the rollback before any pair is touched."""
+    proc = run_playbook("rollback.yml")
+    out = flat(proc)
+    assert proc.returncode != 0, out[-3000:]
+    assert "nova-compute rollback check, a nova-compute still runs 33.0.2" in out, out[-3000:]
+    assert "lacks require" in out
+    hosts = inventory["computes"]["hosts"] + inventory["controllers"]["hosts"]
+    assert {h: version(h, "nova") for h in hosts} == dict.fromkeys(hosts, "34.0.0")
+    assert set(computes(token, lab["lab_vip"]).values()) == {("enabled", "up")}
+    assert not pathlib.Path(STATE, "lock").exists()

@@ -4,6 +4,7 @@ import importlib.util
 import pathlib
 
 import yaml
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import validate
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 spec = importlib.util.spec_from_file_location("openstack_upgrade", ROOT / "benchmarks" / "openstack_upgrade.py")
@@ -35,6 +36,11 @@ def test_computes_no_drain_upgrades_every_compute_at_once_without_moving_instanc
     assert comps["nova-compute"]["maintenance"] == {"backend": "none"}
     assert comps["nova-compute"]["redundancy"] == {"max_unavailable": "100%"}
     assert comps["nova"] == by_name(DOC)["nova"] and doc["canary"] is False
+    # The unpinning restarts run with nothing taken out either, and the campaign is valid.
+    assert not [s for steps in comps["nova-compute"]["phases"].values() for s in steps if "maintenance" in s]
+    assert [s for s in by_name(DOC)["nova-compute"]["phases"]["after"] if "maintenance" in s]
+    for kind in openstack_upgrade.SCENARIOS:
+        validate(openstack_upgrade.campaign(kind, DOC))
 
 
 def test_the_probe_figures_reported():

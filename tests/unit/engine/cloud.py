@@ -56,7 +56,9 @@ SMALL = ("keystone", "glance", "ceph-mon")
 def PHASES(root):  # noqa: N802 - a table, as COMPONENTS
     """Component-wide steps. Glance's check exits 1 with a warning it accepts, and fails
     on a Failure line (written when root/fail/glance-check exists); its after steps run
-    on hosts of the campaign's choosing, one of them once."""
+    on hosts of the campaign's choosing, the first with each host out of service through
+    the component's maintenance backend meanwhile (it fails unless the host is out), the
+    second once."""
     check = (f"sh -c 'echo \"Check: machine type | Result: Warning\"; "
              f"test -e {root}/fail/glance-check && echo \"Check: cells | Result: Failure\"; exit 1'")
     return {
@@ -66,8 +68,9 @@ def PHASES(root):  # noqa: N802 - a table, as COMPONENTS
             "before": [{"name": "upgrade check", "command": check, "expected_duration": 5,
                         "success": {"rc": [0, 1], "fail_if": "Result: Failure", "require": "^Check: machine type"}}],
             "after": [
-                {"name": "on every controller", "run_on": "ctl", "expected_duration": 5,
-                 "command": f"touch {root}/{{{{ escalator_step_host }}}}.glance-after"},
+                {"name": "on every controller", "run_on": "ctl", "expected_duration": 5, "maintenance": True,
+                 "command": f"sh -c 'test -e {root}/hosts/{{{{ escalator_step_host }}}}/glance.out && "
+                            f"touch {root}/{{{{ escalator_step_host }}}}.glance-after'"},
                 {"name": "once", "run_on": "rack_b:&ctl", "once": True, "expected_duration": 5,
                  "command": f"touch {root}/{{{{ escalator_step_host }}}}.glance-once"},
             ],
@@ -110,6 +113,8 @@ def build(root, version="2.0", names=None, on_failure="rollback_batch"):
                         "path": f"{root}/hosts/{{{{ escalator_host }}}}/{name}.version"}],
             "on_failure": on_failure,
             "phases": PHASES(root).get(name, {}),
+            **({"rollback_check": {"name": "not marked to refuse", "run_on": "ctl", "once": True,
+                                   "command": f"test ! -e {root}/fail/rollback-{name}"}} if name == "glance" else {}),
         } for name, tg, deps, red in chosen],
     }
     (root / "campaign.yml").write_text(yaml.safe_dump(campaign, sort_keys=False))

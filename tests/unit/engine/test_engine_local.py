@@ -92,6 +92,10 @@ def test_every_pair_is_upgraded_once_in_dependency_order_within_every_budget(upg
     # Glance's after steps ran on the hosts their run_on names, the second on one of them.
     assert sorted(p.name for p in root.glob("*.glance-*")) == [
         "h01.glance-after", "h02.glance-after", "h02.glance-once", "h03.glance-after"]
+    # The first ran with each controller out of service in turn, after Glance's last batch.
+    last_glance = max(i for i, e in enumerate(events) if e[1] == "upgrade" and e[3] == "glance")
+    step = [(kind, host) for _t, kind, host, comp in events[last_glance:] if comp == "glance" and kind in ("out", "in")]
+    assert step[-6:] == [("out", "h01"), ("in", "h01"), ("out", "h02"), ("in", "h02"), ("out", "h03"), ("in", "h03")]
     # The run kept the campaign it was planned from.
     assert (root / "state" / "runs" / f"{report['run_id']}.campaign.yml").read_text() == (root / "campaign.yml").read_text()
 
@@ -110,6 +114,15 @@ def test_rollback_puts_every_pair_back_last_upgraded_first(upgraded):
     # Check mode and a second rollback are tested on the lab (tests/integration).
     root, _proc = upgraded
     before = cloud.events(root)
+    # Glance's rollback check refuses: nothing is rolled back, not even what comes after
+    # it in rollback order, and the lock is released.
+    (root / "fail" / "rollback-glance").touch()
+    proc = run(root, "rollback.yml")
+    assert proc.returncode != 0
+    assert "glance rollback check, not marked to refuse: on h01 exited with 1" in proc.stdout, proc.stdout[-3000:]
+    assert cloud.events(root) == before and set(versions(root).values()) == {"2.0"}
+    assert not (root / "state" / "lock").exists()
+    (root / "fail" / "rollback-glance").unlink()
     # The upgrade run is the newest that changed a pair (the second run changed none). An
     # empty run id (an AWX survey left blank) means the same as none.
     proc = run(root, "rollback.yml", "-e", "escalator_run_id=")

@@ -134,7 +134,7 @@ def test_unreachable_admin_socket_is_a_clear_error(tmp_path):
         HAProxyRuntime("lb1")("show stat")
 
 
-def _nova(instances, status="enabled"):
+def _nova(instances, status="enabled", **options):
     service = SimpleNamespace(host="cmp1", status=status, state="up", disabled_reason=None)
     other = SimpleNamespace(host="cmp2", status="enabled", state="up", disabled_reason=None)
     compute = mock.Mock()
@@ -165,7 +165,7 @@ def _nova(instances, status="enabled"):
         "usages": {"VCPU": 0, "MEMORY_MB": 0}})
     clock = FakeClock()
     backend = NovaBackend("cmp1", SimpleNamespace(compute=compute, placement=placement), "upgrade", interval=1,
-                          sleep=clock.sleep, clock=clock)
+                          sleep=clock.sleep, clock=clock, **options)
     return backend, compute, service
 
 
@@ -178,6 +178,38 @@ def test_nova_disables_and_migrates_every_instance():
     compute.servers.assert_called_with(all_projects=True, compute_host="cmp1")
     assert set_maintenance(backend, ENABLED, timeout=60)[0] is False
     assert set_maintenance(backend, DISABLED, timeout=60)[2]["service"] == "enabled"
+
+
+def test_nova_keep_instances_only_disables_and_waits_for_work_under_way():
+    """For a restart of nova-compute: the instances stay where they are, the guard asks
+    nothing of the other computes, and the host is out once no instance is busy."""
+    backend, compute, service = _nova(["vm1", "new"], keep_instances=True)
+    servers = {s.id: s for s in compute.servers()}
+    servers["new"].status, servers["new"].task_state = "BUILD", "spawning"
+    compute.services.side_effect = lambda binary=None, host=None: [s for s in (service,) if host in (None, s.host)]
+    ticks = {"n": 0}
+
+    def sleep(seconds):
+        ticks["n"] += 1
+        if ticks["n"] == 3:  # the boot under way ends
+            servers["new"].status, servers["new"].task_state = "ACTIVE", None
+    backend.sleep = sleep
+    changed, before, after = set_maintenance(backend, ENABLED, timeout=60)
+    assert changed and ticks["n"] == 3
+    assert after == {"state": ENABLED, "service": "disabled", "instances": 2, "reason": "upgrade"}
+    compute.live_migrate_server.assert_not_called()
+    assert set_maintenance(backend, ENABLED, timeout=60)[0] is False  # idempotent
+    changed, _before, after = set_maintenance(backend, DISABLED, timeout=60)
+    assert changed and after["service"] == "enabled" and after["instances"] == 2
+
+
+def test_nova_keep_instances_puts_back_a_host_whose_work_never_ends():
+    backend, compute, service = _nova(["vm1"], keep_instances=True)
+    compute.servers()[0].task_state = "migrating"
+    with pytest.raises(MaintenanceError, match=r"still carried work.*vm1 \(migrating\)"):
+        set_maintenance(backend, ENABLED, timeout=10)
+    assert service.status == "enabled"
+    compute.live_migrate_server.assert_not_called()
 
 
 def test_nova_instances_that_do_not_leave_undo_the_disable():
@@ -296,6 +328,33 @@ def test_nova_back_in_service_waits_until_the_compute_reports_up():
     service.status = "disabled"
     changed, _before, after = set_maintenance(backend, DISABLED, timeout=60)
     assert changed and after["service"] == "enabled" and service.state == "up"
+
+
+def test_nova_back_in_service_waits_for_a_report_after_the_enable():
+    """Nova counts a compute up for a while after its record was last written, and
+    enabling it writes the record: a nova-compute that crashes at start (an older release
+    Nova refuses) looks up. The compute is back only once it has reported since."""
+    backend, compute, service = _nova([], status="disabled")
+    service.updated_at = "09:00:00"
+    enable = compute.enable_service.side_effect
+
+    def enable_and_write(svc):
+        enable(svc)
+        svc.updated_at = "09:00:05"  # the enable's own write
+    compute.enable_service.side_effect = enable_and_write
+    with pytest.raises(MaintenanceError, match="did not serve again within 10s; it was left in maintenance"):
+        set_maintenance(backend, DISABLED, timeout=10)
+    assert service.status == "disabled"
+    polls = {"n": 0}
+
+    def services(binary=None, host=None):
+        polls["n"] += 1
+        if polls["n"] == 6:
+            service.updated_at = "09:00:15"  # nova-compute's heartbeat
+        return [service] if host in (None, "cmp1") else []
+    compute.services.side_effect = services
+    changed, _before, after = set_maintenance(backend, DISABLED, timeout=60)
+    assert changed and after["service"] == "enabled" and polls["n"] >= 6
 
 
 def test_nova_unknown_host():
