@@ -21,7 +21,8 @@ description:
     nova-compute service with a reason and live-migrate every instance off the host
     (openstacksdk), after checking that the other enabled computes can take them (an
     anti-affinity group keeps a host it has no member on; free VCPU and memory in Placement
-    cover the instances' flavors); back = enable. C(pacemaker) - node standby / online. C(command) -
+    cover the instances' flavors), or only disable it (O(nova.keep_instances)); back = enable,
+    then wait until Nova reports it up and its nova-compute has reported since. C(pacemaker) - node standby / online. C(command) -
     your own enter, exit and status commands for anything else."
 author:
   - OPNFV Escalator developers (@opnfv)
@@ -111,7 +112,7 @@ options:
       keep_instances:
         description:
           - Only disable the compute, for work on nova-compute itself (a restart leaves its
-            instances running): nothing is migrated and nothing is checked about where the
+            instances running). Nothing is migrated and nothing is checked about where the
             instances could go. The host counts as out of service once none of its
             instances is building or has a task under way (O(nova.live_migrate) is then
             ignored).

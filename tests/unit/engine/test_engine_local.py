@@ -114,15 +114,6 @@ def test_rollback_puts_every_pair_back_last_upgraded_first(upgraded):
     # Check mode and a second rollback are tested on the lab (tests/integration).
     root, _proc = upgraded
     before = cloud.events(root)
-    # Glance's rollback check refuses: nothing is rolled back, not even what comes after
-    # it in rollback order, and the lock is released.
-    (root / "fail" / "rollback-glance").touch()
-    proc = run(root, "rollback.yml")
-    assert proc.returncode != 0
-    assert "glance rollback check, not marked to refuse: on h01 exited with 1" in proc.stdout, proc.stdout[-3000:]
-    assert cloud.events(root) == before and set(versions(root).values()) == {"2.0"}
-    assert not (root / "state" / "lock").exists()
-    (root / "fail" / "rollback-glance").unlink()
     # The upgrade run is the newest that changed a pair (the second run changed none). An
     # empty run id (an AWX survey left blank) means the same as none.
     proc = run(root, "rollback.yml", "-e", "escalator_run_id=")
@@ -136,6 +127,21 @@ def test_rollback_puts_every_pair_back_last_upgraded_first(upgraded):
     assert {n["result"] for n in report["nodes"].values()} == {"upgraded, then rolled back"}
     assert report["nodes"]["glance@h02"]["version"] == "1.0"
     assert not (root / "state" / "lock").exists()
+
+
+def test_a_failing_rollback_check_refuses_the_whole_rollback(tmp_path):
+    """Glance's rollback check fails: nothing is rolled back, not even Keystone, which
+    comes after Glance in rollback order; the lock is released. In check mode too."""
+    root = cloud.build(tmp_path, names=cloud.SMALL)
+    assert run(root, "upgrade.yml").returncode == 0
+    before = cloud.events(root)
+    (root / "fail" / "rollback-glance").touch()
+    for extra in (["--check"], []):
+        proc = run(root, "rollback.yml", *extra)
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        assert "glance rollback check, not marked to refuse: on h01 exited with 1" in proc.stdout, proc.stdout[-3000:]
+        assert cloud.events(root) == before and set(versions(root, cloud.SMALL).values()) == {"2.0"}
+        assert not (root / "state" / "lock").exists()
 
 
 def test_check_mode_changes_nothing_and_says_what_it_would_do(tmp_path):
