@@ -339,7 +339,8 @@ class NovaBackend(Backend):
         if not instances or self.keep_instances:
             return
         if self.live_migrate:
-            stuck = [f"{s.name or s.id} ({s.status})" for s in instances if s.status not in self.MOVABLE]
+            stuck = [f"{s.name or s.id} ({s.status})" for s in instances
+                     if s.status not in self.MOVABLE and not self._going(s)]
             if stuck:
                 raise GuardError(f"{self.node} carries instance(s) that live migration cannot move: {', '.join(stuck)}; "
                                  "repair them (e.g. reset an ERROR instance's state once its cause is fixed) or "
@@ -441,6 +442,11 @@ class NovaBackend(Backend):
                     self._refused = f"{server.name or server.id}: {str(exc).strip()[:300]}"
                     continue
                 raise
+
+    @staticmethod
+    def _going(server):
+        """Being deleted: it leaves the host by itself (wait_empty waits for it)."""
+        return server.status == "DELETED" or server.task_state == "deleting"
 
     @staticmethod
     def _busy(instances):

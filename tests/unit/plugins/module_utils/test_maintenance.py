@@ -310,6 +310,26 @@ def test_nova_guard_refuses_a_compute_with_an_instance_live_migration_cannot_mov
     assert service.status == "enabled" and compute.live_migrate_server.call_count == 0
 
 
+def test_nova_an_instance_being_deleted_is_waited_for_not_refused():
+    """A user deleting an instance as the drain starts (status DELETED, or a delete under
+    way): it leaves by itself, so the guard lets the drain start and waits for it."""
+    backend, compute, service = _nova(["vm1", "gone", "going"])
+    servers = {s.id: s for s in compute.servers()}
+    servers["gone"].status = "DELETED"
+    servers["going"].task_state = "deleting"
+    instances = compute.servers.side_effect
+
+    def servers_now(**kw):
+        found = instances(**kw)
+        if compute.live_migrate_server.call_count:  # the deletes end meanwhile
+            found = [s for s in found if s.id == "vm1"]
+        return found
+    compute.servers.side_effect = servers_now
+    changed, _before, after = set_maintenance(backend, ENABLED, timeout=60)
+    assert changed and after["instances"] == 0
+    assert [c.args[0].id for c in compute.live_migrate_server.call_args_list] == ["vm1"]
+
+
 def test_nova_back_in_service_waits_until_the_compute_reports_up():
     """A compute enabled but not reporting (nova-compute restarting on new code) is not
     back yet: put back succeeds once Nova sees it up, and fails if it never does."""
