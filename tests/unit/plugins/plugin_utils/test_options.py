@@ -44,6 +44,22 @@ def test_the_openstack_campaign_plans_nova_last_one_compute_at_a_time():
     assert check["run_on_hosts"] is None and check["success"]["rc"] == [0, 1]
 
 
+def test_the_nova_rollback_checks_pass_only_while_a_service_still_runs_33():
+    """Nova's rollback checks read the oldest service version of a kind (psql prints it
+    alone on a line): 72 is 33.0.2's, 74 is 34.0.0's, and Nova refuses to start a service
+    older than the oldest record of its kind."""
+    plan = build_plan(validate(OPENSTACK), OPENSTACK_GROUPS)
+    checks = {c["name"]: c["rollback_check"] for c in plan["components"] if c["rollback_check"]}
+    assert sorted(checks) == ["nova", "nova-compute"]
+    for check in checks.values():
+        assert check["run_on_hosts"] == ["os-db1"] and check["success"]["rc"] == [0]
+
+        def passes(out, check=check):
+            return all(re.search(p, out, re.M) for p in check["success"]["require"])
+        assert passes("72\n") and passes("70\n")
+        assert not passes("74\n") and not passes("73\n") and not passes("\n") and not passes("172\n")
+
+
 def test_the_nova_upgrade_check_is_judged_by_its_named_results():
     """nova-status upgrade check as the lab's Nova prints it (exit code 1, for the
     hw_machine_type warning): accepted; any other warning or a failure is not."""
