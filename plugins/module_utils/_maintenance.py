@@ -99,6 +99,11 @@ class Backend:
         """What the backend knows of why the node did not empty (an empty string: nothing)."""
         return ""
 
+    def ready(self, timeout):  # pylint: disable=unused-argument
+        """Before it is put back: whatever must run on the node runs (True), or did not
+        within timeout seconds (False: it stays out)."""
+        return True
+
     def put_back(self):
         raise NotImplementedError
 
@@ -133,6 +138,9 @@ def set_maintenance(backend, wanted, timeout, check_mode=False):
                                    "in service. Raise the timeout or find what holds the work." + (f" {why}" if why else ""))
         backend.finish_out()
     else:
+        if not backend.ready(timeout):
+            raise MaintenanceError(f"{backend.describe()} did not serve again within {timeout}s; it was left in "
+                                   "maintenance. Check the service on the node.")
         backend.put_back()
         if not backend.wait_serving(timeout):
             backend.take_out()
@@ -468,22 +476,34 @@ class NovaBackend(Backend):
             return f"still busy: {', '.join(f'{s.name or s.id} ({s.task_state or s.status})' for s in busy)}" if busy else ""
         return f"Nova's last refusal: {self._refused}" if self._refused else ""
 
-    def put_back(self):
-        self.conn.compute.enable_service(self._service())
-        # Enabling writes the service's record, and Nova counts a service up for a while
-        # after its last write: the compute is back once its nova-compute has reported
-        # after that (a heartbeat), which one that crashes at start never does.
-        self._enabled_at = getattr(self._service(), "updated_at", None)
+    def ready(self, timeout):
+        """nova-compute runs: it has reported (a heartbeat writes its service record) since
+        now, and Nova counts it up. Enabling calls nova-compute (to sync the
+        COMPUTE_STATUS_DISABLED trait): one just restarted answers only once started, later
+        than a load balancer in front of the API waits; and one that stops at start (an
+        older release Nova refuses) never reports, while Nova counts it up for a while
+        after its last report."""
+        since = getattr(self._service(), "updated_at", None)
 
-    _enabled_at = None
+        def running():
+            service = self._service()
+            return service.state == "up" and (since is None or getattr(service, "updated_at", None) != since)
+        return wait_for(running, timeout, self.interval, self.sleep, self.clock) is not None
+
+    def put_back(self):
+        try:
+            self.conn.compute.enable_service(self._service())
+        except Exception:  # openstacksdk's HttpException; no import of the SDK here
+            # Nova writes the record before it calls nova-compute: a time out of that call
+            # (504 from a load balancer) leaves the compute enabled.
+            if self._service().status != "enabled":
+                raise
 
     def wait_serving(self, timeout):
-        """Enabled, up, and reporting: its nova-compute has written its record since it was
-        enabled (after a restart on other code, the new process runs)."""
+        """Enabled, and up."""
         def serving():
             service = self._service()
-            reported = self._enabled_at is None or getattr(service, "updated_at", None) != self._enabled_at
-            return service.status == "enabled" and service.state == "up" and reported
+            return service.status == "enabled" and service.state == "up"
         return wait_for(serving, timeout, self.interval, self.sleep, self.clock) is not None
 
 

@@ -21,8 +21,8 @@ description:
     nova-compute service with a reason and live-migrate every instance off the host
     (openstacksdk), after checking that the other enabled computes can take them (an
     anti-affinity group keeps a host it has no member on; free VCPU and memory in Placement
-    cover the instances' flavors), or only disable it (O(nova.keep_instances)); back = enable,
-    then wait until Nova reports it up and its nova-compute has reported since. C(pacemaker) - node standby / online. C(command) -
+    cover the instances' flavors), or only disable it (O(nova.keep_instances)); back = wait
+    until its nova-compute has reported (a heartbeat), then enable. C(pacemaker) - node standby / online. C(command) -
     your own enter, exit and status commands for anything else."
 author:
   - OPNFV Escalator developers (@opnfv)
