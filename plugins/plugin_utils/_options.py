@@ -114,9 +114,12 @@ def check_options(campaign, groups):
             for j, step in enumerate(steps or []):
                 override = step.get("maintenance") if isinstance(step, dict) else None
                 if isinstance(override, dict) and override:
-                    # Only the step's own settings: the merged ones are the component's,
-                    # checked above, with these in place.
-                    errors += _spec_errors(spec, override, f"{path}.phases.{when}[{j}].maintenance")
+                    # The step runs with the component's settings and its own on top:
+                    # what is wrong with them together, and was not already with the
+                    # component's alone (said above).
+                    where = f"{path}.phases.{when}[{j}].maintenance"
+                    known = set(_spec_errors(spec, settings, where))
+                    errors += [e for e in _spec_errors(spec, dict(settings, **override), where) if e not in known]
         hosts = groups.get("all", [])
         if backend == "nova" and isinstance(settings.get("run_on"), str) and not _templated(settings["run_on"]) \
                 and settings["run_on"] not in hosts and settings["run_on"] != "localhost":

@@ -31,3 +31,14 @@ def test_every_module_and_action_plugin_is_documented():
         assert doc["return"], f"{name} documents no return values"
         for option, spec in doc["doc"].get("options", {}).items():
             assert spec.get("description"), f"{name}: option {option} has no description"
+
+
+def test_every_filter_is_documented():
+    filters = sorted(p.stem for p in (ROOT / "plugins" / "filter").glob("*.py") if p.stem != "__init__")
+    listed = _doc("-t", "filter", "--list", "opnfv.escalator")
+    assert sorted(name.split(".")[-1] for name in listed) == filters
+    docs = _doc("-t", "filter", *(f"opnfv.escalator.{name}" for name in filters))
+    for name in filters:
+        doc = docs[f"opnfv.escalator.{name}"]
+        assert doc["doc"]["short_description"] and doc["doc"]["description"], name
+        assert doc["examples"].strip() and doc["return"], name

@@ -57,8 +57,8 @@ def PHASES(root):  # noqa: N802 - a table, as COMPONENTS
     """Component-wide steps. Glance's check exits 1 with a warning it accepts, and fails
     on a Failure line (written when root/fail/glance-check exists); its after steps run
     on hosts of the campaign's choosing, the first with each host out of service through
-    the component's maintenance backend meanwhile (it fails unless the host is out), the
-    second once."""
+    the component's maintenance backend meanwhile (it fails unless the host is out; the
+    step's own enter command logs "step-out"), the second once."""
     check = (f"sh -c 'echo \"Check: machine type | Result: Warning\"; "
              f"test -e {root}/fail/glance-check && echo \"Check: cells | Result: Failure\"; exit 1'")
     return {
@@ -68,7 +68,11 @@ def PHASES(root):  # noqa: N802 - a table, as COMPONENTS
             "before": [{"name": "upgrade check", "command": check, "expected_duration": 5,
                         "success": {"rc": [0, 1], "fail_if": "Result: Failure", "require": "^Check: machine type"}}],
             "after": [
-                {"name": "on every controller", "run_on": "ctl", "expected_duration": 5, "maintenance": True,
+                {"name": "on every controller", "run_on": "ctl", "expected_duration": 5,
+                 # The step's own settings over the component's: its enter logs "step-out".
+                 "maintenance": {"enter": f"touch {root}/hosts/{{{{ escalator_host }}}}/glance.out; "
+                                          f"echo \"$(date +%s.%N) step-out {{{{ escalator_host }}}} glance\" "
+                                          f">> {root}/events"},
                  "command": f"sh -c 'test -e {root}/hosts/{{{{ escalator_step_host }}}}/glance.out && "
                             f"touch {root}/{{{{ escalator_step_host }}}}.glance-after'"},
                 {"name": "once", "run_on": "rack_b:&ctl", "once": True, "expected_duration": 5,

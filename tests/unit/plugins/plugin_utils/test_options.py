@@ -129,3 +129,19 @@ def test_every_upgrade_method_of_the_campaign_has_its_options():
     from ansible_collections.opnfv.escalator.plugins.plugin_utils import _campaign, _options  # pylint: disable=import-outside-toplevel
 
     assert set(_options.METHOD_OPTIONS) == set(_campaign.UPGRADE_METHODS) == set(_options.METHOD_ARTIFACTS)
+
+
+def test_a_step_overrides_some_of_the_components_maintenance_settings():
+    # The command backend needs enter, exit and status: a step that changes only enter
+    # runs with the component's exit and status, so it passes; a bad value of its own,
+    # or settings that are wrong only together, are said at the step.
+    doc = copy.deepcopy(EXAMPLE)
+    set_path(doc, "components[1].maintenance", {"backend": "command", "settings": {
+        "enter": "true", "exit": "true", "status": "true"}})
+    set_path(doc, "components[1].phases", {"after": [{"name": "restart", "command": "true",
+                                                        "maintenance": {"enter": "echo out"}}]})
+    assert problems(doc) == []
+    set_path(doc, "components[1].phases.after[0].maintenance", {"enter": "echo out", "timeout": "soon"})
+    found = problems(doc)
+    assert [p for p, _m in found] == ["components[1].phases.after[0].maintenance"], found
+    assert "timeout" in found[0][1]
