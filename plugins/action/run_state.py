@@ -61,10 +61,10 @@ class ActionModule(ActionBase):
                     # The copy is the controller's cache of the state: refreshed in check mode too.
                     local.mirror(remote["state_files"])
                 mirrored = dict(args, lock=None)  # the lock lives on the host only
-                if any(mirrored.get(k) is not None for k in ("files", "drained", "undrained")):
+                if any(mirrored.get(k) is not None for k in ("files", "drained", "undrained", "pending", "settled")):
                     apply(local, mirrored, check=check)
                 result.update(changed=changed, path=remote["path"], copy=local.root, lock_owner=remote["lock_owner"],
-                              drained=remote["drained"], taken_over=remote["taken_over"])
+                              drained=remote["drained"], pending=remote["pending"], taken_over=remote["taken_over"])
                 if args["pull"]:
                     result["files"] = sorted(remote["state_files"])
                 return result
@@ -72,5 +72,5 @@ class ActionModule(ActionBase):
         except (RunStateError, OSError) as exc:
             return dict(result, failed=True, changed=changed, msg=f"Run state under {local.root}: {exc}")
         result.update(changed=changed, path=local.root, lock_owner=local.owner(), drained=local.drained(),
-                      taken_over=local.taken_over)
+                      pending=local.pending(), taken_over=local.taken_over)
         return result

@@ -4,9 +4,11 @@
 
 It lives on the controller, or on an inventory host that keeps it for every controller
 (the run_state module runs this code there). It holds the run lock (a directory, so taking it is one atomic mkdir, with an ``owner``
-file inside), the plan and report of each run under ``runs/``, and under ``drained/`` a
+file inside), the plan and report of each run under ``runs/``, under ``drained/`` a
 marker per node that a run took out of service: a run killed in between leaves the
-marker, and the next run knows that node is out because of Escalator.
+marker, and the next run knows that node is out because of Escalator; and under
+``pending/`` a marker per component whose steps after its last node have started and
+not yet all succeeded, so the next run runs them again.
 
 Every method takes ``check`` (compute, write nothing) and returns whether it changed, or
 would change, anything. Pure Python, no Ansible: the action plugin, the module and the
@@ -19,7 +21,7 @@ import json
 import os
 import socket
 
-SUBDIRS = ("runs", "drained")
+SUBDIRS = ("runs", "drained", "pending")
 LOCK = "lock"
 
 
@@ -97,13 +99,18 @@ def apply(state, args, check=False, process=None):
         changed |= state.mark(args["drained"], True, check=check)
     if args.get("undrained") is not None:
         changed |= state.mark(args["undrained"], False, check=check)
+    if args.get("pending") is not None:
+        changed |= state.mark(args["pending"], True, check=check, kind="pending")
+    if args.get("settled") is not None:
+        changed |= state.mark(args["settled"], False, check=check, kind="pending")
     if args.get("lock") == "released":
         changed |= state.unlock(check=check)
     return changed
 
 
 class RunState:
-    """One state directory: ``<root>/lock``, ``<root>/runs/``, ``<root>/drained/``."""
+    """One state directory: ``<root>/lock``, ``<root>/runs/``, ``<root>/drained/``,
+    ``<root>/pending/``."""
 
     def __init__(self, root):
         self.root = os.path.abspath(root)
@@ -173,19 +180,27 @@ class RunState:
             os.rmdir(self.lock_dir)
         return True
 
-    def _marker(self, node):
-        if not node or "/" in node or node in (".", ".."):
-            raise RunStateError(f"drained: {node!r} is not a node name")
-        return os.path.join(self.root, "drained", node)
+    def _marker(self, node, kind="drained"):
+        if not isinstance(node, str) or not node or "/" in node or node in (".", ".."):
+            raise RunStateError(f"{kind}: {node!r} is not a {'node' if kind == 'drained' else 'component'} name")
+        return os.path.join(self.root, kind, node)
+
+    def _listed(self, kind):
+        directory = os.path.join(self.root, kind)
+        return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
 
     def drained(self):
         """The nodes whose marker says a run took them out of service."""
-        directory = os.path.join(self.root, "drained")
-        return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+        return self._listed("drained")
 
-    def mark(self, node, present, check=False):
-        """Set (present) or clear the marker of node."""
-        path = self._marker(node)
+    def pending(self):
+        """The components whose steps after their last node a run started and did not finish."""
+        return self._listed("pending")
+
+    def mark(self, node, present, check=False, kind="drained"):
+        """Set (present) or clear the marker of node (a node drained, or a component's
+        after steps pending)."""
+        path = self._marker(node, kind)
         if os.path.exists(path) == present:
             return False
         if not check:

@@ -27,6 +27,10 @@ description:
   - O(drained) records that a run takes a node out of service, O(undrained) that it put it
     back. A run killed in between leaves the marker, so the next run knows the node is out
     because of Escalator and resumes it instead of refusing to start.
+  - O(pending) records that a component's steps after its last node have started,
+    O(settled) that they all succeeded. A run that stopped or was killed in between leaves
+    the marker, so the next run runs those steps again, though every node of the component
+    is done.
   - In one call the lock is taken first, so a refused run writes nothing; it is released last.
 author:
   - OPNFV Escalator developers (@opnfv)
@@ -50,8 +54,8 @@ attributes:
 options:
   path:
     description:
-      - The state directory on the controller; created with C(runs/) and C(drained/) when
-        the lock is taken.
+      - The state directory on the controller; created with C(runs/), C(drained/) and
+        C(pending/) when the lock is taken.
       - With O(host_path), the controller's copy of the state kept on the task's host.
     type: path
     required: true
@@ -95,8 +99,17 @@ options:
     description:
       - A node that the run has put back in service.
     type: str
+  pending:
+    description:
+      - A component whose steps after its last node the run starts now.
+    type: str
+  settled:
+    description:
+      - A component whose steps after its last node have all succeeded.
+    type: str
 notes:
-  - At least one of O(lock), O(files), O(drained), O(undrained) or O(pull) is required.
+  - At least one of O(lock), O(files), O(drained), O(undrained), O(pending), O(settled) or
+    O(pull) is required.
   - A lock taken from another machine is never taken over - on a host that keeps the state,
     a run whose controller container was killed leaves its lock, and the refusal says
     which directory to remove.
@@ -147,6 +160,12 @@ drained:
   type: list
   elements: str
   sample: [ctl1]
+pending:
+  description: The components whose steps after their last node a run started and did not finish, after the call.
+  returned: success
+  type: list
+  elements: str
+  sample: [nova-compute]
 taken_over:
   description:
     - The owner of a lock left behind by a run whose process is gone (killed, or stopped
@@ -173,11 +192,13 @@ ARGUMENT_SPEC = {
     "files": {"type": "dict"},
     "drained": {"type": "str"},
     "undrained": {"type": "str"},
+    "pending": {"type": "str"},
+    "settled": {"type": "str"},
     "pull": {"type": "bool"},
     "process": {"type": "str"},
 }
-MUTUALLY_EXCLUSIVE = [("drained", "undrained")]
-REQUIRED_ONE_OF = [("lock", "files", "drained", "undrained", "pull")]
+MUTUALLY_EXCLUSIVE = [("drained", "undrained"), ("pending", "settled")]
+REQUIRED_ONE_OF = [("lock", "files", "drained", "undrained", "pending", "settled", "pull")]
 
 
 def main():
@@ -191,7 +212,7 @@ def main():
     except (RunStateError, OSError) as exc:
         module.fail_json(msg=f"Run state under {state.root}: {exc}")
     result = {"changed": changed, "path": state.root, "lock_owner": state.owner(), "drained": state.drained(),
-              "taken_over": state.taken_over}
+              "pending": state.pending(), "taken_over": state.taken_over}
     if args["pull"]:
         result["state_files"] = state.files()
     module.exit_json(**result)

@@ -205,7 +205,7 @@ _TOP_REQUIRED = ("name", "components")
 _TOP_OPTIONAL = ("format", "description", "canary", "timeout_margin", "sites", "stage_parallel")
 STAGE_PARALLEL = 4
 _COMPONENT_REQUIRED = ("name", "targets", "version", "artifact", "expected_duration")
-_COMPONENT_OPTIONAL = ("depends_on", "redundancy", "maintenance", "snapshot", "verify",
+_COMPONENT_OPTIONAL = ("depends_on", "redundancy", "maintenance", "snapshot", "verify", "verify_timeout",
                        "on_failure", "coordination", "phases", "upgrade", "rollback_check")
 
 
@@ -329,6 +329,9 @@ def _component(c, comp, path, base_dir):
         "maintenance": _maintenance(c, m.get("maintenance", {"backend": "none"}), f"{path}.maintenance"),
         "snapshot": _snapshot(c, m.get("snapshot", {}), f"{path}.snapshot"),
         "verify": _checks(c, m.get("verify", []), f"{path}.verify"),
+        # How long a node's checks may keep failing after its upgrade before it counts as
+        # failed (and is restored): by default the node's whole time limit.
+        "verify_timeout": c.duration(m["verify_timeout"], f"{path}.verify_timeout") if "verify_timeout" in m else None,
         "on_failure": c.string(m.get("on_failure", "rollback_batch"), f"{path}.on_failure", choices=ON_FAILURE),
         "coordination": _coordination(c, m["coordination"], f"{path}.coordination") if "coordination" in m else None,
         "phases": _phases(c, m.get("phases", {}), f"{path}.phases",

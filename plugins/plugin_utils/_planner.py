@@ -386,6 +386,8 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
             "budgets": [b.as_dict() for b in budgets],
             "expected_duration_s": expected,
             "timeout_s": round(expected * campaign["timeout_margin"], 1),
+            "verify_timeout_s": min(comp.get("verify_timeout") or expected * campaign["timeout_margin"],
+                                    round(expected * campaign["timeout_margin"], 1)),
             "batch_expected_s": [expected] * len(batches),
             "total_expected_s": expected * len(batches) + phase_time,
             "phases": phases,

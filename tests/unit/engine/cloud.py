@@ -57,8 +57,9 @@ def PHASES(root):  # noqa: N802 - a table, as COMPONENTS
     """Component-wide steps. Glance's check exits 1 with a warning it accepts, and fails
     on a Failure line (written when root/fail/glance-check exists); its after steps run
     on hosts of the campaign's choosing, the first with each host out of service through
-    the component's maintenance backend meanwhile (it fails unless the host is out; the
-    step's own enter command logs "step-out"), the second once."""
+    the component's maintenance backend meanwhile (it fails unless the host is out, and on
+    a host H while root/fail/glance-after@H exists; the step's own enter command logs
+    "step-out"), the second once (it fails while root/fail/glance-once exists)."""
     check = (f"sh -c 'echo \"Check: machine type | Result: Warning\"; "
              f"test -e {root}/fail/glance-check && echo \"Check: cells | Result: Failure\"; exit 1'")
     return {
@@ -74,9 +75,11 @@ def PHASES(root):  # noqa: N802 - a table, as COMPONENTS
                                           f"echo \"$(date +%s.%N) step-out {{{{ escalator_host }}}} glance\" "
                                           f">> {root}/events"},
                  "command": f"sh -c 'test -e {root}/hosts/{{{{ escalator_step_host }}}}/glance.out && "
+                            f"test ! -e {root}/fail/glance-after@{{{{ escalator_step_host }}}} && "
                             f"touch {root}/{{{{ escalator_step_host }}}}.glance-after'"},
                 {"name": "once", "run_on": "rack_b:&ctl", "once": True, "expected_duration": 5,
-                 "command": f"touch {root}/{{{{ escalator_step_host }}}}.glance-once"},
+                 "command": f"sh -c 'test ! -e {root}/fail/glance-once && "
+                            f"touch {root}/{{{{ escalator_step_host }}}}.glance-once'"},
             ],
         },
     }

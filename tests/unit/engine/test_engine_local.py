@@ -194,6 +194,60 @@ def test_a_step_judged_by_its_output_stops_the_run_before_its_component(tmp_path
     assert not (root / "state" / "lock").exists()
 
 
+def test_after_steps_that_failed_run_again_on_the_next_run(tmp_path):
+    """Every glance node is done when its after steps fail: the next run, though it has no
+    node left to upgrade, runs those steps again (their marker says so), then forgets them."""
+    root = cloud.build(tmp_path, names=cloud.SMALL)
+    (root / "fail" / "glance-once").touch()
+    proc = run(root, "upgrade.yml")
+    assert proc.returncode == 2
+    assert "glance: every node runs 2.0 but the steps after the last node failed" in flat(proc)
+    assert "once: on h02 exited with 1 (accepted: 0)" in flat(proc)
+    assert set(versions(root, ["keystone", "glance"]).values()) == {"2.0"}
+    assert [p.name for p in (root / "state" / "pending").iterdir()] == ["glance"]
+    assert not (root / "state" / "lock").exists() and not list((root / "state" / "drained").iterdir())
+    (root / "fail" / "glance-once").unlink()
+    before = len(cloud.events(root))
+    proc = run(root, "upgrade.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    nodes = reports(root)[-1]["nodes"]
+    assert {n["result"] for k, n in nodes.items() if not k.startswith("ceph-mon@")} == {"already done"}
+    assert set(versions(root, cloud.SMALL).values()) == {"2.0"}
+    assert (root / "h02.glance-once").exists()
+    again = [(kind, host) for _t, kind, host, comp in cloud.events(root)[before:] if comp == "glance"]
+    assert again == [("step-out", "h01"), ("in", "h01"), ("step-out", "h02"), ("in", "h02"),
+                     ("step-out", "h03"), ("in", "h03")]
+    assert not list((root / "state" / "pending").iterdir())
+    # Settled: a third run has nothing to do.
+    events = cloud.events(root)
+    assert run(root, "upgrade.yml").returncode == 0 and cloud.events(root) == events
+
+
+def test_a_host_a_failed_step_left_out_of_service_is_put_back_by_the_next_run(tmp_path):
+    root = cloud.build(tmp_path, names=cloud.SMALL)
+    (root / "fail" / "glance-after@h02").touch()
+    proc = run(root, "upgrade.yml")
+    assert proc.returncode == 2
+    assert ("h02 was left out of service (command) for on every controller: once it is repaired, run upgrade.yml "
+            "again, which puts it back and runs the step again") in flat(proc)
+    # h01 had its turn and is back; h02 stays out, with its node's marker; h03 never went.
+    assert sorted(str(p.relative_to(root / "hosts")) for p in (root / "hosts").glob("*/glance.out")) == ["h02/glance.out"]
+    assert [p.name for p in (root / "state" / "drained").iterdir()] == ["glance@h02"]
+    assert [p.name for p in (root / "state" / "pending").iterdir()] == ["glance"]
+    assert not (root / "state" / "lock").exists()
+    (root / "fail" / "glance-after@h02").unlink()
+    before = len(cloud.events(root))
+    proc = run(root, "upgrade.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    again = [(kind, host) for _t, kind, host, comp in cloud.events(root)[before:] if comp == "glance"]
+    # The pair's own resume puts h02 back, then the after steps run again on every controller.
+    assert again == [("in", "h02"), ("step-out", "h01"), ("in", "h01"), ("step-out", "h02"), ("in", "h02"),
+                     ("step-out", "h03"), ("in", "h03")]
+    assert not list((root / "hosts").glob("*/glance.out"))
+    assert not list((root / "state" / "drained").iterdir()) and not list((root / "state" / "pending").iterdir())
+    assert (root / "h03.glance-after").exists()
+
+
 def test_a_refused_plan_leaves_no_lock_and_names_the_field(tmp_path):
     root = cloud.build(tmp_path, names=cloud.SMALL)
     text = (root / "campaign.yml").read_text().replace("max_unavailable: 1\n", "max_unavailable: 0\n", 1)

@@ -79,7 +79,7 @@ def test_bad_arguments_are_named(tmp_path):
         "path": str(tmp_path), "drained": "ctl1", "undrained": "ctl1"}}])
     assert rc == 2 and "mutually exclusive: drained|undrained" in result["msg"]
     rc, (result,) = play(tmp_path, [{"opnfv.escalator.run_state": {"path": str(tmp_path)}}])
-    assert rc == 2 and "one of the following is required: lock, files, drained, undrained, pull" in result["msg"]
+    assert rc == 2 and "one of the following is required: lock, files, drained, undrained, pending, settled, pull" in result["msg"]
     rc, (result,) = play(tmp_path, [{"opnfv.escalator.run_state": {"path": str(tmp_path), "lock": "broken"}}])
     assert rc == 2 and "lock" in result["msg"] and "taken, released" in result["msg"]
     rc, (result,) = play(tmp_path, [{"opnfv.escalator.run_state": {

@@ -23,7 +23,7 @@ def test_the_lock_is_taken_once_and_names_its_owner_to_the_next_run(tmp_path):
     assert state.owner() is None
     assert state.lock("run A") is True
     assert state.owner() == "run A"
-    assert tree(tmp_path / "state") == ["drained/", "lock/", "lock/owner", "runs/"]
+    assert tree(tmp_path / "state") == ["drained/", "lock/", "lock/owner", "pending/", "runs/"]
     assert state.lock("run A") is False  # the same run again changes nothing
     with pytest.raises(RunStateError, match=r"Another run holds the lock .*/lock \(owner: run A\)\. Wait for it"):
         state.lock("run B")
@@ -65,6 +65,21 @@ def test_markers_are_set_and_cleared_once(tmp_path):
     assert state.mark("ctl1", False) is True
     assert state.mark("ctl1", False) is False
     assert state.drained() == []
+
+
+def test_a_components_after_steps_are_pending_until_settled(tmp_path):
+    state = RunState(tmp_path)
+    assert _run_state.apply(state, {"pending": "nova-compute"}) is True
+    assert _run_state.apply(state, {"pending": "nova-compute"}) is False
+    assert (tmp_path / "pending" / "nova-compute").read_text() == "nova-compute\n"
+    assert state.pending() == ["nova-compute"] and state.drained() == []
+    assert _run_state.apply(state, {"settled": "nova-compute"}, check=True) is True
+    assert state.pending() == ["nova-compute"]
+    assert _run_state.apply(state, {"settled": "nova-compute"}) is True
+    assert _run_state.apply(state, {"settled": "nova-compute"}) is False
+    assert state.pending() == []
+    with pytest.raises(RunStateError, match=r"pending: '\.\.' is not a component name"):
+        _run_state.apply(state, {"pending": ".."})
 
 
 @pytest.mark.parametrize("node", ["", "..", "a/b", "."])

@@ -138,8 +138,8 @@ def test_a_step_overrides_some_of_the_components_maintenance_settings():
     doc = copy.deepcopy(EXAMPLE)
     set_path(doc, "components[1].maintenance", {"backend": "command", "settings": {
         "enter": "true", "exit": "true", "status": "true"}})
-    set_path(doc, "components[1].phases", {"after": [{"name": "restart", "command": "true",
-                                                        "maintenance": {"enter": "echo out"}}]})
+    step = {"name": "restart", "command": "true", "maintenance": {"enter": "echo out"}}
+    set_path(doc, "components[1].phases", {"after": [step]})
     assert problems(doc) == []
     set_path(doc, "components[1].phases.after[0].maintenance", {"enter": "echo out", "timeout": "soon"})
     found = problems(doc)

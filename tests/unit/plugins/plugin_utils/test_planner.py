@@ -66,6 +66,17 @@ def test_phases_add_to_the_expected_duration_and_show_in_the_table():
     assert "expand" in table and "a (canary)" in table and "contract" in table
 
 
+def test_a_verify_timeout_bounds_the_checks_within_the_nodes_time_limit():
+    groups = {"all": ["a", "b"]}
+    doc = {"name": "v", "timeout_margin": 2, "components": [_comp()]}
+    assert build_plan(validate(doc), groups, run_id="t")["components"][0]["verify_timeout_s"] == 120
+    doc["components"][0]["verify_timeout"] = "30s"
+    assert build_plan(validate(doc), groups, run_id="t")["components"][0]["verify_timeout_s"] == 30
+    # Never longer than the node's own time limit.
+    doc["components"][0]["verify_timeout"] = "1h"
+    assert build_plan(validate(doc), groups, run_id="t")["components"][0]["verify_timeout_s"] == 120
+
+
 def test_one_controller_minimal_system_plans_with_an_explicit_budget():
     doc = {"name": "m", "components": [_comp(redundancy={"max_unavailable": 1})]}
     assert build_plan(validate(doc), {"all": ["only"]}, run_id="t")["components"][0]["batches"] == [1]
