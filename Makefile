@@ -123,7 +123,7 @@ lint: venv
 integration: deps venv artifacts
 	@lab/labctl down
 	@$(MAKE) --no-print-directory lab-up
-	@pytest -q --durations=12 tests/integration; rc=$$?; lab/labctl down; exit $$rc
+	@rc=0; pytest -q --durations=12 tests/integration || rc=$$?; lab/labctl down; exit $$rc
 
 # The OpenStack lab from scratch, tested, then removed. make test runs the lab's checks
 # (test_lab.py); OPENSTACK_TESTS=tests/openstack adds the whole upgrade (test_upgrade.py),
@@ -132,7 +132,7 @@ integration: deps venv artifacts
 OPENSTACK_TESTS ?= tests/openstack/test_lab.py
 integration-openstack: deps venv artifacts
 	@lab/labctl down openstack
-	@pytest -q --durations=5 $(OPENSTACK_TESTS); rc=$$?; lab/labctl down openstack; exit $$rc
+	@rc=0; pytest -q --durations=5 $(OPENSTACK_TESTS) || rc=$$?; lab/labctl down openstack; exit $$rc
 
 # The seeds' three use cases (extensions/molecule): minimal, ha, multisite, each on its
 # own containers of the lab image and its own loopback addresses.
