@@ -541,19 +541,25 @@ def _phases(c, value, path, backend="none"):
             c.error(f"{path}.{when}", f"must be a list, got {_type_name(steps)}")
             continue
         for i, step in enumerate(steps):
-            step_out = _step(c, step, f"{path}.{when}[{i}]", backend)
+            step_out = _step(c, step, f"{path}.{when}[{i}]", backend, waits=True)
             if step_out is not None:
                 out[when].append(step_out)
     return out
 
 
 _STEP_OPTIONAL = ("expected_duration", "snapshot", "success", "run_on", "once", "maintenance")
+# A phase step is a command, or a wait on the controller for a signed notification.
+_WAIT_REQUIRED = ("port", "secret")
+_WAIT_OPTIONAL = ("bind", "path", "match", "on_timeout", "replay_file", "tls_certfile", "tls_keyfile")
+_WAIT_STEP_OPTIONAL = ("expected_duration",)
 
 
-def _step(c, step, sp, backend="none", optional=_STEP_OPTIONAL):
+def _step(c, step, sp, backend="none", optional=_STEP_OPTIONAL, waits=False):
     """A command step (a phase step, or a rollback check): name, command and the optional
-    fields given."""
-    sm = c.mapping(step, sp, ("name", "command"), optional)
+    fields given. With waits, a phase step may instead wait for a signed notification."""
+    if waits and isinstance(step, dict) and "wait_for_notification" in step:
+        return _wait_step(c, step, sp)
+    sm = c.mapping(step, sp, ("name", "command"), optional + (("wait_for_notification",) if waits else ()))
     if sm is None:
         return None
     if "name" in sm:
@@ -578,6 +584,50 @@ def _step(c, step, sp, backend="none", optional=_STEP_OPTIONAL):
     if "maintenance" in sm:
         step_out["maintenance"] = _step_maintenance(c, sm["maintenance"], f"{sp}.maintenance", backend)
     return step_out
+
+
+def _is_template(value):
+    return isinstance(value, str) and "{{" in value
+
+
+def _wait_step(c, step, sp):
+    """A step that waits on the controller for a signed notification (the
+    wait_for_notification action); how long: the step's time limit."""
+    command_only = [k for k in step if k in ("command",) + _STEP_OPTIONAL and k not in _WAIT_STEP_OPTIONAL]
+    for key in command_only:
+        c.error(_join(sp, key), "does not apply to a wait_for_notification step, which waits on the controller "
+                                "(it takes name, wait_for_notification and expected_duration)")
+    sm = c.mapping({k: v for k, v in step.items() if k not in command_only}, sp, ("name", "wait_for_notification"),
+                   _WAIT_STEP_OPTIONAL)
+    if "name" in sm:
+        c.string(sm["name"], f"{sp}.name")
+    out = dict(sm)
+    if "expected_duration" in sm:
+        out["expected_duration"] = c.duration(sm["expected_duration"], f"{sp}.expected_duration")
+    wp = f"{sp}.wait_for_notification"
+    w = c.mapping(sm["wait_for_notification"], wp, _WAIT_REQUIRED, _WAIT_OPTIONAL)
+    if w is None:
+        return out
+    if "port" in w and not _is_template(w["port"]):
+        port = w["port"]
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            c.error(f"{wp}.port", f"must be a TCP port, 1 to 65535, got {shown_number(port)}")
+    if "secret" in w and not _is_template(w["secret"]):
+        c.error(f"{wp}.secret", "must name a variable that holds it, such as '{{ vault_storage_webhook_secret }}': "
+                                "the campaign is kept with every run, and a secret written in it would be too")
+    for key in ("bind", "replay_file", "tls_certfile", "tls_keyfile"):
+        if key in w:
+            c.string(w[key], f"{wp}.{key}")
+    if "path" in w and c.string(w["path"], f"{wp}.path") and not _is_template(w["path"]) and (
+            not w["path"].startswith("/") or any(ch in w["path"] for ch in "?# \t")):
+        c.error(f"{wp}.path", f"must be an absolute URL path such as /escalator, got '{w['path']}'")
+    if "on_timeout" in w:
+        c.string(w["on_timeout"], f"{wp}.on_timeout", choices=("fail", "continue"))
+    if "match" in w and not isinstance(w["match"], dict):
+        c.error(f"{wp}.match", f"must be a mapping of dotted paths to values, got {_type_name(w['match'])}")
+    if ("tls_certfile" in w) != ("tls_keyfile" in w):
+        c.error(f"{wp}.tls_keyfile", "tls_certfile and tls_keyfile go together")
+    return out
 
 
 def _step_maintenance(c, value, path, backend):

@@ -42,3 +42,14 @@ def test_every_filter_is_documented():
         doc = docs[f"opnfv.escalator.{name}"]
         assert doc["doc"]["short_description"] and doc["doc"]["description"], name
         assert doc["examples"].strip() and doc["return"], name
+
+
+def test_every_callback_is_documented_with_its_options():
+    callbacks = sorted(p.stem for p in (ROOT / "plugins" / "callback").glob("*.py") if p.stem != "__init__")
+    listed = _doc("-t", "callback", "--list", "opnfv.escalator")
+    assert sorted(name.split(".")[-1] for name in listed) == callbacks
+    docs = _doc("-t", "callback", *(f"opnfv.escalator.{name}" for name in callbacks))
+    for name in callbacks:
+        doc = docs[f"opnfv.escalator.{name}"]["doc"]
+        assert doc["short_description"] and doc["description"], name
+        assert all(spec.get("description") for spec in doc.get("options", {}).values()), name

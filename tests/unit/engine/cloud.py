@@ -85,9 +85,10 @@ def PHASES(root):  # noqa: N802 - a table, as COMPONENTS
     }
 
 
-def build(root, version="2.0", names=None, on_failure="rollback_batch"):
+def build(root, version="2.0", names=None, on_failure="rollback_batch", wait=None):
     """Write the inventory, the campaign (all twelve components, or those named) and the
-    hosts at version 1.0 under root."""
+    hosts at version 1.0 under root. With wait (port, secret), ceph-mon's after step
+    waits for a signed notification that the storage is healthy, on that port."""
     root = pathlib.Path(root)
     chosen = [c for c in COMPONENTS if names is None or c[0] in names]
     for host in HOSTS:
@@ -119,7 +120,10 @@ def build(root, version="2.0", names=None, on_failure="rollback_batch"):
             "verify": [{"name": f"{name} runs", "type": "file",
                         "path": f"{root}/hosts/{{{{ escalator_host }}}}/{name}.version"}],
             "on_failure": on_failure,
-            "phases": PHASES(root).get(name, {}),
+            "phases": PHASES(root).get(name, {}) if not (wait and name == "ceph-mon") else {"after": [{
+                "name": "storage says healthy", "expected_duration": 20,
+                "wait_for_notification": {"port": wait["port"], "path": "/storage", "secret": "{{ cloud_wait_secret }}",
+                                          "match": {"data.status": "HEALTH_OK"}}}]},
             **({"rollback_check": {"name": "not marked to refuse", "run_on": "ctl", "once": True,
                                    "command": f"test ! -e {root}/fail/rollback-{name}"}} if name == "glance" else {}),
         } for name, tg, deps, red in chosen],
@@ -127,7 +131,8 @@ def build(root, version="2.0", names=None, on_failure="rollback_batch"):
     (root / "campaign.yml").write_text(yaml.safe_dump(campaign, sort_keys=False))
     inventory = {"all": {
         "vars": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                 "cloud_root": str(root), "escalator_campaign": str(root / "campaign.yml")},
+                 "cloud_root": str(root), "escalator_campaign": str(root / "campaign.yml"),
+                 **({"cloud_wait_secret": wait["secret"]} if wait else {})},
         "hosts": {h: {} for h in HOSTS},
         "children": {g: {"hosts": {h: {} for h in hs}} for g, hs in GROUPS.items()},
     }}

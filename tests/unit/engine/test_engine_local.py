@@ -7,18 +7,27 @@ anti-affinity groups); the tests replay the run's events to check that every
 is ever exceeded.
 """
 
+import datetime
 import json
 import os
 import pathlib
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 import cloud
+from webhook_receiver import Receiver
+
+SECRET = "whsec_" + __import__("base64").b64encode(b"escalator engine webhook secret!").decode()
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
@@ -99,6 +108,13 @@ def test_every_pair_is_upgraded_once_in_dependency_order_within_every_budget(upg
             if comp == "glance" and kind in ("out", "step-out", "in")]
     assert step[-6:] == [("step-out", "h01"), ("in", "h01"), ("step-out", "h02"), ("in", "h02"),
                          ("step-out", "h03"), ("in", "h03")]
+    # The status callback followed the run: its file says the same as the report.
+    status = json.loads((root / "state" / "runs" / f"{report['run_id']}.status.json").read_text())
+    assert status["running"] is False and status["phase"] == "done" and status["stopped"] is None
+    assert {k: v["result"] for k, v in status["nodes"].items()} == {k: v["result"] for k, v in report["nodes"].items()}
+    assert all(c["batches_done"] == c["batches_total"] > 0 for c in status["components"])
+    assert len(status["components"]) == 12 and status["failed"] == []
+    assert "[escalator " in proc.stdout and "keystone@h01 upgraded" in proc.stdout
     # The run kept the campaign it was planned from.
     assert (root / "state" / "runs" / f"{report['run_id']}.campaign.yml").read_text() == (root / "campaign.yml").read_text()
 
@@ -158,11 +174,68 @@ def test_check_mode_changes_nothing_and_says_what_it_would_do(tmp_path):
     assert "Would run the before steps of keystone on h01: expand." in flat(proc)
 
 
-def test_a_failing_pair_is_restored_and_the_run_stops_with_its_report_and_no_lock(tmp_path):
-    root = cloud.build(tmp_path, names=cloud.SMALL)
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def notify_when_listening(port, answers, deadline=600):
+    """Once something listens on port: an unsigned claim, then a signed one."""
+    body = json.dumps({"type": "storage.health", "data": {"status": "HEALTH_OK"}})
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    signed = {"webhook-id": "msg_storage", "webhook-timestamp": str(int(now.timestamp())),
+              "webhook-signature": Webhook(SECRET).sign("msg_storage", now, body)}
+    for headers in ({}, signed):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/storage", data=body.encode(), method="POST",
+                                         headers=dict(headers, **{"Content-Type": "application/json"}))
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                answers.append(response.status)
+        except urllib.error.HTTPError as exc:
+            answers.append(exc.code)
+
+
+@pytest.fixture
+def webhooks(tmp_path):
+    """Two receivers on loopback that check signatures themselves: CloudEvents (every
+    event) and Alertmanager (alarms only); the -e file that points a run at them."""
+    made = [Receiver(SECRET).start(), Receiver(SECRET).start()]
+    extra = tmp_path / "webhooks.json"
+    extra.write_text(json.dumps({"escalator_webhooks": [
+        {"name": "events", "url": made[0].url + "/events", "secret": SECRET},
+        {"name": "alarms", "url": made[1].url + "/alarms", "secret": SECRET, "format": "alertmanager"}]}))
+    yield made[0], made[1], f"@{extra}"
+    for receiver in made:
+        receiver.stop()
+
+
+def test_a_failing_pair_is_restored_and_the_run_stops_with_its_report_and_no_lock(tmp_path, webhooks):
+    events, alarms, extra = webhooks
+    port = free_port()
+    root = cloud.build(tmp_path, names=cloud.SMALL, wait={"port": port, "secret": SECRET})
     (root / "fail" / "glance@h02").touch()
-    proc = run(root, "upgrade.yml")
+    proc = run(root, "upgrade.yml", "-e", extra, "-vvv")
     assert proc.returncode == 2
+    assert SECRET not in proc.stdout + proc.stderr and SECRET[6:] not in proc.stdout + proc.stderr
+    # The webhooks heard the run start, Keystone finish, Glance's node fail and be restored,
+    # and the run stop, in that order, every delivery signed.
+    assert all(d["verified"] for d in events.deliveries + alarms.deliveries)
+    sent = events.verified()
+    assert [e["type"].rsplit(".", 1)[1] for e in sent] == ["run_started", "component_done", "node_restored",
+                                                           "run_stopped"]
+    assert sent[1]["data"]["component"] == "keystone" and sent[2]["subject"] == "glance/h02"
+    assert sent[2]["data"]["data"]["result"] == "failed, restored" and sent[2]["data"]["data"]["step"] == "upgrade"
+    assert len({e["data"]["run_id"] for e in sent}) == 1
+    assert [a["alerts"][0]["labels"]["alertname"] for a in alarms.verified()] == [
+        "EscalatorNodeRestored", "EscalatorRunStopped"]
+    assert "run upgrade.yml again" in alarms.verified()[1]["alerts"][0]["annotations"]["description"]
     assert "Upgrade of glance on h02 to 2.0 failed at upgrade" in flat(proc)
     assert "run upgrade.yml again to resume" in flat(proc)
     (report,) = reports(root)
@@ -172,12 +245,24 @@ def test_a_failing_pair_is_restored_and_the_run_stops_with_its_report_and_no_loc
     assert versions(root, cloud.SMALL)[("keystone", "h02")] == "2.0"
     assert not (root / "state" / "lock").exists()
     assert not list((root / "state" / "drained").iterdir())
-    # Fixed, the same command resumes and finishes.
+    # Fixed, the same command resumes and finishes; ceph-mon's after step waits until the
+    # storage says it is healthy: an unsigned claim is refused, a signed one ends the wait.
     (root / "fail" / "glance@h02").unlink()
-    proc = run(root, "upgrade.yml")
+    answers = []
+    sender = threading.Thread(target=notify_when_listening, args=(port, answers), daemon=True)
+    sender.start()
+    proc = run(root, "upgrade.yml", "-e", extra)
+    sender.join(timeout=5)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert answers == [401, 200]
+    assert "rejected a request from 127.0.0.1: unsigned" in flat(proc)
     assert set(versions(root, cloud.SMALL).values()) == {"2.0"}
     assert reports(root)[-1]["nodes"]["keystone@h01"]["result"] == "already done"
+    # Keystone was done already: no milestone for it this time.
+    resumed = [(e["type"].rsplit(".", 1)[1], e["data"].get("component")) for e in events.verified()[4:]]
+    assert resumed[0][0] == "run_started" and resumed[-1] == ("run_done", None)
+    assert sorted(resumed[1:-1]) == [("component_done", "ceph-mon"), ("component_done", "glance")]
+    assert len(alarms.verified()) == 2
 
 
 def test_a_step_judged_by_its_output_stops_the_run_before_its_component(tmp_path):

@@ -85,3 +85,15 @@ def test_versions_are_text_as_written():
         doc["components"][0]["version"] = yaml.safe_load(unquoted)
         with pytest.raises(CampaignError, match=r"components\[0\]\.version: must be text: write it in quotes"):
             validate(doc)
+
+
+def test_a_wait_for_notification_step_plans_with_the_step_time_limit(example_groups):
+    doc = copy.deepcopy(BASE)
+    doc["components"][0]["phases"] = {"after": [{
+        "name": "storage healthy", "expected_duration": "2m",
+        "wait_for_notification": {"port": 9443, "path": "/storage", "secret": "{{ vault_storage_secret }}",
+                                  "match": {"data.status": "HEALTH_OK"}, "on_timeout": "continue"}}]}
+    plan = build_plan(validate(doc), example_groups)
+    (step,) = plan["components"][0]["phases"]["after"]
+    assert step["timeout_s"] == 180.0 and step["run_on_hosts"] is None
+    assert step["wait_for_notification"]["secret"] == "{{ vault_storage_secret }}"

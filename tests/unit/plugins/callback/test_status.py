@@ -1,0 +1,97 @@
+"""The status callback's model fed as a run feeds it: steps, results, batches, the ETA
+corrected by what finished batches took, the stop; and the file written atomically."""
+
+import copy
+import json
+
+import pytest
+
+from ansible_collections.opnfv.escalator.plugins.callback.status import RunStatus, write_status
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import validate
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._planner import build_plan
+
+CAMPAIGN = {
+    "name": "two", "canary": False,
+    "components": [
+        {"name": "keystone", "targets": "controllers", "version": "29.1.0", "expected_duration": 60,
+         "artifact": {"type": "package", "name": "keystone"}, "redundancy": {"max_unavailable": 1}},
+        {"name": "nova", "targets": "computes", "version": "32.1.0", "depends_on": ["keystone"],
+         "expected_duration": 100, "artifact": {"type": "package", "name": "nova"},
+         "redundancy": {"max_unavailable": 2}},
+    ],
+}
+GROUPS = {"controllers": ["ctl1", "ctl2"], "computes": ["cmp1", "cmp2", "cmp3", "cmp4"]}
+
+
+@pytest.fixture
+def status():
+    plan = build_plan(validate(copy.deepcopy(CAMPAIGN)), GROUPS)
+    s = RunStatus(now=1000.0)
+    s.on_play("Plan the run")
+    assert s.on_facts("localhost", {"escalator_plan": plan, "escalator_state": {"dir": "/tmp/x"}}, 1001.0)
+    s.on_play("Upgrade, batch by batch")
+    return s
+
+
+def upgrade(s, pair, start, end):
+    comp, host = pair.split("@")
+    for step, t in (("drain", start), ("snapshot", start + 1), ("upgrade", start + 2), ("verify", start + 3)):
+        s.on_facts(pair, {"__runbook_step": step}, t)
+    s.on_facts(pair, {"runbook_node": {"component": comp, "host": host, "result": "upgraded",
+                                       "seconds": end - start}}, end)
+
+
+def test_the_plan_gives_every_node_and_the_eta_is_the_plan_until_a_batch_finishes(status):
+    data = status.as_dict(1001.0)
+    assert data["run_id"] and data["phase"] == "upgrade" and data["running"] is True
+    assert sorted(data["nodes"]) == ["keystone@ctl1", "keystone@ctl2", "nova@cmp1", "nova@cmp2", "nova@cmp3",
+                                     "nova@cmp4"]
+    assert [(c["component"], c["batches_total"]) for c in data["components"]] == [("keystone", 2), ("nova", 2)]
+    assert data["eta_s"] == 2 * 60 + 2 * 100
+
+
+def test_steps_results_and_an_eta_corrected_by_what_batches_took(status):
+    assert status.on_facts("keystone@ctl1", {"__runbook_step": "drain"}, 1010.0)
+    assert not status.on_facts("keystone@ctl1", {"__runbook_step": "drain"}, 1011.0)
+    assert status.as_dict(1011.0)["nodes"]["keystone@ctl1"]["step"] == "drain"
+    assert status.components()[0]["current_batch"] == 1
+    # The first batch took 120 s where 60 were expected: what is left is expected to take twice as long.
+    upgrade(status, "keystone@ctl1", 1010.0, 1130.0)
+    data = status.as_dict(1130.0)
+    assert data["nodes"]["keystone@ctl1"] == {"component": "keystone", "host": "ctl1", "step": "done",
+                                              "result": "upgraded", "seconds": 120.0, "batch": 1}
+    assert data["components"][0]["batches_done"] == 1 and data["components"][0]["current_batch"] is None
+    assert data["eta_s"] == pytest.approx(2 * (60 + 2 * 100))
+
+
+def test_a_failed_node_shows_restore_then_its_result_and_the_stop(status):
+    status.on_facts("keystone@ctl1", {"__runbook_step": "verify"}, 1010.0)
+    status.on_facts("keystone@ctl1", {"__runbook_failed_step": "verify", "__runbook_outcome": "failed, restored"},
+                    1020.0)
+    assert status.nodes["keystone@ctl1"]["step"] == "restore"
+    status.on_facts("keystone@ctl1", {"runbook_node": {"component": "keystone", "host": "ctl1",
+                                                       "result": "failed, restored"}}, 1030.0)
+    status.on_facts("escalator-batch-1", {"runbook_stop": {"reason": "Upgrade of keystone on ctl1\n failed"}}, 1031.0)
+    status.on_play("Report")
+    status.on_end(1040.0)
+    data = status.as_dict(1041.0)
+    assert data["failed"] == ["keystone@ctl1"] and data["stopped"] == "Upgrade of keystone on ctl1 failed"
+    assert data["running"] is False and data["phase"] == "done" and data["elapsed_s"] == 40.0 and data["eta_s"] is None
+    table = status.table(1041.0)
+    assert "keystone@ctl1" in table and "failed, restored" in table and "stopped: Upgrade of keystone" in table
+    assert "keystone             1/2 batches" in table
+
+
+def test_a_rollback_follows_the_rollback_pairs():
+    plan = build_plan(validate(copy.deepcopy(CAMPAIGN)), GROUPS)
+    s = RunStatus(now=0.0)
+    s.on_play("Find the run, its plan and its campaign")
+    s.on_facts("localhost", {"escalator_plan": plan}, 1.0)
+    assert s.kind == "rollback" and len(s.nodes) == 6
+
+
+def test_the_status_file_is_replaced_whole(tmp_path):
+    write_status(tmp_path / "runs", "r1", {"a": 1})
+    write_status(tmp_path / "runs", "r1", {"a": 2})
+    assert json.loads((tmp_path / "runs" / "r1.status.json").read_text()) == {"a": 2}
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["r1.status.json"]
