@@ -59,7 +59,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "escalator"
     sys_version = ""
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name; requests are recorded, not printed
+    def log_message(self, *args):  # pylint: disable=arguments-differ - requests are recorded, not printed
         return
 
     def _answer(self, status, reason):

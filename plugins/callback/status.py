@@ -19,6 +19,12 @@ description:
   - After every change it writes the same state, atomically, to
     C(<state>/runs/<run_id>.status.json), beside the run's plan and report, for scripts and
     for C(playbooks/status.yml).
+  - It also keeps the run's audit log, C(<state>/runs/<run_id>.audit.jsonl) - one JSON
+    object a line for every event (the plan, each phase, each step of each node started
+    and ended with its duration, each node's result, the run stopping or ending) - with
+    its time (UTC), run id, campaign, component, object (host, batch or campaign),
+    action, result, duration, error code, message, and who started the run (the
+    C(ESCALATOR_USER) environment variable, else the controller's login user and host).
   - Enable it beside the stdout callback (its lines among Ansible's own), or make it the
     stdout callback to see only the status, the tasks that failed and the run's report.
 requirements:
@@ -50,8 +56,11 @@ options:
         key: status_dir
 """
 
+import datetime
+import getpass
 import json
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -67,6 +76,13 @@ PHASES = {
     "Find the run, its plan and its campaign": "plan", "Roll back, one pair at a time": "rollback",
     "Report": "report", "Report and release the lock": "report",
 }
+
+
+def _number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _clock(seconds):
@@ -88,17 +104,32 @@ class RunStatus:
         self.plan = None
         self.nodes = {}
         self.stop = None
+        self.code = None
         self.finished = None
         self.batch_started = {}
         self.batch_done = {}
+        # Audit events not yet written: the callback takes them.
+        self.events = []
+        self.user = None
+
+    def event(self, now, action, result, obj=None, component=None, duration=None, code=None, message=None):
+        """One audit event (see docs/operations.md)."""
+        self.events.append({
+            "time": datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat(timespec="milliseconds"),
+            "run_id": self.run_id, "campaign": self.campaign, "kind": self.kind, "component": component,
+            "object": obj, "action": action, "result": result,
+            "duration_s": None if duration is None else round(duration, 1), "code": code,
+            "message": None if message is None else " ".join(str(message).split())[:2000], "user": self.user})
 
     # What the run records.
-    def on_play(self, name):
+    def on_play(self, name, now=None):
         phase = PHASES.get(name)
         if phase:
             self.phase = phase
             if name.startswith("Find the run") or name.startswith("Roll back, one pair"):
                 self.kind = "rollback"
+            if self.run_id and now is not None:
+                self.event(now, phase, "started", obj=self.campaign)
         return bool(phase)
 
     def on_facts(self, host, facts, now):
@@ -107,32 +138,48 @@ class RunStatus:
         if isinstance(facts.get("escalator_state"), dict):
             self.state_dir = facts["escalator_state"].get("dir") or self.state_dir
         plan = facts.get("escalator_plan")
-        if isinstance(plan, dict) and plan.get("run_id"):
+        if isinstance(plan, dict) and plan.get("run_id") and plan.get("run_id") != self.run_id:
             self._on_plan(plan)
+            self.event(now, "plan", "ok", obj=self.campaign,
+                       message=f"{len(self.nodes)} nodes in {len(plan.get('batches') or [])} batches")
             changed = True
         step = facts.get("__runbook_step")
-        if isinstance(step, str) and host in self.nodes:
-            changed |= self._step(host, "done" if step == "done" else step, now)
+        if isinstance(step, str) and host in self.nodes and step != "done":
+            changed |= self._step(host, step, now)
         if facts.get("__runbook_failed_step") and host in self.nodes:
+            entry = self.nodes[host]
+            failed = str(facts["__runbook_failed_step"])
+            self.event(now, failed, "failed", obj=entry["host"], component=entry["component"],
+                       duration=now - entry["since"] if entry["since"] else None, message=facts.get("__runbook_error"))
+            entry["step"] = None  # the failed step is closed
             outcome = str(facts.get("__runbook_outcome", ""))
-            changed |= self._step(host, "restore" if "restored" in outcome else "failed", now)
+            if "restored" in outcome:
+                changed |= self._step(host, "restore", now)
         node = facts.get("runbook_node")
         if isinstance(node, dict) and node.get("component") and node.get("host"):
             name = f"{node['component']}@{node['host']}"
-            if name in self.nodes:
+            if name in self.nodes and self.nodes[name]["result"] != node.get("result"):
                 entry = self.nodes[name]
-                entry.update(result=node.get("result"), seconds=node.get("seconds"), step="done")
+                self._close(entry, now)
+                entry.update(result=node.get("result"), seconds=node.get("seconds"), step="done", code=node.get("code"))
+                self.event(now, "node", node.get("result"), obj=entry["host"], component=entry["component"],
+                           duration=_number(node.get("seconds")), code=node.get("code"), message=node.get("error"))
                 changed = True
                 self._batch_check(entry["batch"], now)
         stop = facts.get("runbook_stop")
         if isinstance(stop, dict) and stop.get("reason") and self.stop is None:
             self.stop = " ".join(str(stop["reason"]).split())
+            self.code = stop.get("code")
+            self.event(now, "run", "stopped", obj=self.campaign, component=stop.get("component"), code=self.code,
+                       message=self.stop)
             changed = True
         return changed
 
     def on_end(self, now):
         self.finished = now
         self.phase = "done"
+        self.event(now, "run", "stopped" if self.stop else "done", obj=self.campaign, duration=now - self.started,
+                   code=self.code, message=self.stop)
 
     def _on_plan(self, plan):
         self.plan = plan
@@ -143,15 +190,23 @@ class RunStatus:
             if entry.get("host"):
                 self.nodes.setdefault(entry["name"], {
                     "component": entry["component"], "host": entry["host"], "batch": entry.get("batch", 0),
-                    "step": None, "result": None, "seconds": None, "since": None})
+                    "step": None, "result": None, "seconds": None, "since": None, "code": None})
 
     def _step(self, name, step, now):
         entry = self.nodes[name]
         if entry["step"] == step:
             return False
+        self._close(entry, now)
         entry.update(step=step, since=now)
+        self.event(now, step, "started", obj=entry["host"], component=entry["component"])
         self.batch_started.setdefault(entry["batch"], now)
         return True
+
+    def _close(self, entry, now):
+        """The step under way ended well (the next began, or the node's result came)."""
+        if entry["step"] and entry["step"] != "done":
+            self.event(now, entry["step"], "ok", obj=entry["host"], component=entry["component"],
+                       duration=now - entry["since"] if entry["since"] else None)
 
     def _batch_check(self, batch, now):
         pairs = [n for n in self.nodes.values() if n["batch"] == batch]
@@ -205,9 +260,10 @@ class RunStatus:
             "format": 1, "run_id": self.run_id, "campaign": self.campaign, "kind": self.kind, "phase": self.phase,
             "running": self.finished is None, "started": round(self.started, 3),
             "updated": round(now, 3), "elapsed_s": round((self.finished or now) - self.started, 1),
-            "eta_s": self.eta(now), "stopped": self.stop,
+            "eta_s": self.eta(now), "stopped": self.stop, "code": self.code,
             "components": self.components(),
-            "nodes": {k: {f: v[f] for f in ("component", "host", "step", "result", "seconds")} | {"batch": v["batch"] + 1}
+            "nodes": {k: {f: v[f] for f in ("component", "host", "step", "result", "seconds", "code")}
+                      | {"batch": v["batch"] + 1}
                       for k, v in self.nodes.items()},
             "failed": sorted(failed),
         }
@@ -244,6 +300,16 @@ def write_status(directory, run_id, data):
         raise
 
 
+def append_audit(directory, run_id, events):
+    """Append events to <directory>/<run_id>.audit.jsonl, one JSON object a line."""
+    if not events:
+        return
+    with open(os.path.join(directory, f"{run_id}.audit.jsonl"), "a", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(e, sort_keys=True) + "\n" for e in events))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "notification"
@@ -253,6 +319,7 @@ class CallbackModule(CallbackBase):
     def __init__(self, display=None, options=None):
         super().__init__(display=display, options=options)
         self.status = RunStatus(time.time())
+        self.status.user = os.environ.get("ESCALATOR_USER") or f"{getpass.getuser()}@{socket.gethostname()}"
         self.output = "lines"
         self.status_dir = None
         self._drawn = 0
@@ -269,7 +336,7 @@ class CallbackModule(CallbackBase):
 
     # Ansible's events.
     def v2_playbook_on_play_start(self, play):
-        if self.status.on_play(play.get_name().strip()):
+        if self.status.on_play(play.get_name().strip(), time.time()):
             self._changed(f"phase {self.status.phase}")
 
     def v2_runner_on_ok(self, result):
@@ -327,6 +394,8 @@ class CallbackModule(CallbackBase):
             if directory:
                 try:
                     write_status(directory, self.status.run_id, self.status.as_dict(now))
+                    append_audit(directory, self.status.run_id, self.status.events)
+                    self.status.events = []
                 except OSError as exc:
                     self._display.warning(f"opnfv.escalator.status: cannot write the status file in {directory}: {exc}")
                     self.status_dir = None

@@ -235,12 +235,29 @@ def test_a_failing_pair_is_restored_and_the_run_stops_with_its_report_and_no_loc
     assert len({e["data"]["run_id"] for e in sent}) == 1
     assert [a["alerts"][0]["labels"]["alertname"] for a in alarms.verified()] == [
         "EscalatorNodeRestored", "EscalatorRunStopped"]
+    assert {a["alerts"][0]["labels"]["code"] for a in alarms.verified()} == {"ESC-UPGRADE-001"}
     assert "run upgrade.yml again" in alarms.verified()[1]["alerts"][0]["annotations"]["description"]
-    assert "Upgrade of glance on h02 to 2.0 failed at upgrade" in flat(proc)
+    assert "[ESC-UPGRADE-001] Upgrade of glance on h02 to 2.0 failed at upgrade" in flat(proc)
     assert "run upgrade.yml again to resume" in flat(proc)
     (report,) = reports(root)
     assert report["nodes"]["glance@h02"]["result"] == "failed, restored"
     assert report["stop"]["kind"] == "node" and report["stop"]["pairs"] == ["glance@h02"]
+    assert report["code"] == report["nodes"]["glance@h02"]["code"] == "ESC-UPGRADE-001"
+    # The status file, the audit log, the report and the alarms tell the same run.
+    runs = root / "state" / "runs"
+    status = json.loads((runs / f"{report['run_id']}.status.json").read_text())
+    audit = [json.loads(line) for line in (runs / f"{report['run_id']}.audit.jsonl").read_text().splitlines()]
+    assert status["code"] == "ESC-UPGRADE-001" and status["failed"] == ["glance@h02"]
+    assert {k: v["result"] for k, v in status["nodes"].items()} == {k: v["result"] for k, v in report["nodes"].items()}
+    results = {(e["component"], e["object"]): e["result"] for e in audit if e["action"] == "node"}
+    assert results == {(v["component"], v["host"]): v["result"] for v in report["nodes"].values()
+                       if v["result"] != "not reached"}
+    (failed,) = [e for e in audit if e["action"] == "node" and e["code"]]
+    assert failed["object"] == "h02" and failed["code"] == "ESC-UPGRADE-001" and failed["result"] == "failed, restored"
+    assert [e["action"] for e in audit if e["object"] == "h02" and e["component"] == "glance"][:6] == [
+        "drain", "drain", "snapshot", "snapshot", "upgrade", "upgrade"]
+    assert audit[-1]["action"] == "run" and audit[-1]["result"] == "stopped" and audit[-1]["code"] == "ESC-UPGRADE-001"
+    assert all(e["run_id"] == report["run_id"] and e["user"] and e["time"].endswith("+00:00") for e in audit)
     assert versions(root, cloud.SMALL)[("glance", "h02")] == "1.0"
     assert versions(root, cloud.SMALL)[("keystone", "h02")] == "2.0"
     assert not (root / "state" / "lock").exists()
@@ -272,7 +289,7 @@ def test_a_step_judged_by_its_output_stops_the_run_before_its_component(tmp_path
     (root / "fail" / "glance-check").touch()
     proc = run(root, "upgrade.yml")
     assert proc.returncode == 2
-    assert "glance: the steps before the first node failed, no node of it was touched" in flat(proc)
+    assert "[ESC-STEP-001] glance: the steps before the first node failed, no node of it was touched" in flat(proc)
     assert "upgrade check: its output matches fail_if 'Result: Failure': Check: cells | Result: Failure" in flat(proc)
     assert set(versions(root, ["glance"]).values()) == {"1.0"}
     assert set(versions(root, ["keystone"]).values()) == {"2.0"}
@@ -286,7 +303,7 @@ def test_after_steps_that_failed_run_again_on_the_next_run(tmp_path):
     (root / "fail" / "glance-once").touch()
     proc = run(root, "upgrade.yml")
     assert proc.returncode == 2
-    assert "glance: every node runs 2.0 but the steps after the last node failed" in flat(proc)
+    assert "[ESC-STEP-002] glance: every node runs 2.0 but the steps after the last node failed" in flat(proc)
     assert "once: on h02 exited with 1 (accepted: 0)" in flat(proc)
     assert set(versions(root, ["keystone", "glance"]).values()) == {"2.0"}
     assert [p.name for p in (root / "state" / "pending").iterdir()] == ["glance"]
@@ -340,6 +357,7 @@ def test_a_refused_plan_leaves_no_lock_and_names_the_field(tmp_path):
     proc = run(root, "upgrade.yml")
     assert proc.returncode == 2
     assert "components[0].redundancy.max_unavailable: must be at least 1" in flat(proc)
+    assert "[ESC-PLAN-001] The run was refused when planning" in flat(proc)
     assert "Nothing in service was changed" in flat(proc)
     assert not (root / "state" / "lock").exists()
     assert cloud.events(root) == []
@@ -383,6 +401,7 @@ def test_an_unreachable_target_refuses_the_run_with_a_report_and_no_lock(tmp_pat
     proc = run(root, "upgrade.yml")
     assert proc.returncode == 4  # Ansible's code for a run where a host was unreachable
     assert "keystone@h03 became unreachable or crashed during its first step" in flat(proc)
+    assert "[ESC-PREFLIGHT-001]" in flat(proc)
     assert "Nothing in service was changed" in flat(proc)
     (report,) = reports(root)
     assert report["nodes"]["keystone@h03"]["result"] == "lost from the run during its first step, left as it was"

@@ -59,7 +59,7 @@ def test_steps_results_and_an_eta_corrected_by_what_batches_took(status):
     upgrade(status, "keystone@ctl1", 1010.0, 1130.0)
     data = status.as_dict(1130.0)
     assert data["nodes"]["keystone@ctl1"] == {"component": "keystone", "host": "ctl1", "step": "done",
-                                              "result": "upgraded", "seconds": 120.0, "batch": 1}
+                                              "result": "upgraded", "seconds": 120.0, "batch": 1, "code": None}
     assert data["components"][0]["batches_done"] == 1 and data["components"][0]["current_batch"] is None
     assert data["eta_s"] == pytest.approx(2 * (60 + 2 * 100))
 
@@ -69,13 +69,15 @@ def test_a_failed_node_shows_restore_then_its_result_and_the_stop(status):
     status.on_facts("keystone@ctl1", {"__runbook_failed_step": "verify", "__runbook_outcome": "failed, restored"},
                     1020.0)
     assert status.nodes["keystone@ctl1"]["step"] == "restore"
-    status.on_facts("keystone@ctl1", {"runbook_node": {"component": "keystone", "host": "ctl1",
-                                                       "result": "failed, restored"}}, 1030.0)
-    status.on_facts("escalator-batch-1", {"runbook_stop": {"reason": "Upgrade of keystone on ctl1\n failed"}}, 1031.0)
+    status.on_facts("keystone@ctl1", {"runbook_node": {"component": "keystone", "host": "ctl1", "code": "ESC-VERIFY-001",
+                                                       "result": "failed, restored", "error": "check x failed"}}, 1030.0)
+    status.on_facts("escalator-batch-1", {"runbook_stop": {"reason": "Upgrade of keystone on ctl1\n failed",
+                                                           "code": "ESC-VERIFY-001"}}, 1031.0)
     status.on_play("Report")
     status.on_end(1040.0)
     data = status.as_dict(1041.0)
     assert data["failed"] == ["keystone@ctl1"] and data["stopped"] == "Upgrade of keystone on ctl1 failed"
+    assert data["code"] == "ESC-VERIFY-001" and data["nodes"]["keystone@ctl1"]["code"] == "ESC-VERIFY-001"
     assert data["running"] is False and data["phase"] == "done" and data["elapsed_s"] == 40.0 and data["eta_s"] is None
     table = status.table(1041.0)
     assert "keystone@ctl1" in table and "failed, restored" in table and "stopped: Upgrade of keystone" in table
@@ -95,3 +97,34 @@ def test_the_status_file_is_replaced_whole(tmp_path):
     write_status(tmp_path / "runs", "r1", {"a": 2})
     assert json.loads((tmp_path / "runs" / "r1.status.json").read_text()) == {"a": 2}
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["r1.status.json"]
+
+
+def test_the_audit_events_tell_each_step_with_its_duration_and_each_failure_with_its_code(status):
+    status.user = "ops@ctl"
+    status.events.clear()
+    upgrade(status, "keystone@ctl1", 1010.0, 1130.0)
+    status.on_facts("keystone@ctl2", {"__runbook_step": "drain"}, 1140.0)
+    status.on_facts("keystone@ctl2", {"__runbook_step": "verify"}, 1150.0)
+    status.on_facts("keystone@ctl2", {"__runbook_failed_step": "verify", "__runbook_outcome": "failed, restored",
+                                      "__runbook_error": "Verify: check up failed"}, 1160.0)
+    status.on_facts("keystone@ctl2", {"runbook_node": {"component": "keystone", "host": "ctl2", "seconds": 25,
+                                                       "result": "failed, restored", "code": "ESC-VERIFY-001"}}, 1165.0)
+    status.on_facts("escalator-batch-2", {"runbook_stop": {"reason": "stopped", "code": "ESC-VERIFY-001"}}, 1166.0)
+    status.on_end(1170.0)
+    got = [(e["object"], e["action"], e["result"], e["duration_s"], e["code"]) for e in status.events]
+    assert got == [
+        ("ctl1", "drain", "started", None, None), ("ctl1", "drain", "ok", 1.0, None),
+        ("ctl1", "snapshot", "started", None, None), ("ctl1", "snapshot", "ok", 1.0, None),
+        ("ctl1", "upgrade", "started", None, None), ("ctl1", "upgrade", "ok", 1.0, None),
+        ("ctl1", "verify", "started", None, None), ("ctl1", "verify", "ok", 117.0, None),
+        ("ctl1", "node", "upgraded", 120.0, None),
+        ("ctl2", "drain", "started", None, None), ("ctl2", "drain", "ok", 10.0, None),
+        ("ctl2", "verify", "started", None, None), ("ctl2", "verify", "failed", 10.0, None),
+        ("ctl2", "restore", "started", None, None), ("ctl2", "restore", "ok", 5.0, None),
+        ("ctl2", "node", "failed, restored", 25.0, "ESC-VERIFY-001"),
+        ("two", "run", "stopped", None, "ESC-VERIFY-001"),
+        ("two", "run", "stopped", 170.0, "ESC-VERIFY-001"),
+    ]
+    first = status.events[0]
+    assert first["time"].endswith("+00:00") and first["user"] == "ops@ctl" and first["run_id"] == status.run_id
+    assert first["campaign"] == "two" and first["component"] == "keystone"
