@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.opnfv.escalator.plugins.module_utils._run_state import RunState, process_alive
@@ -35,7 +36,8 @@ def describe(root, run_id=None):
     running = owner is not None and (holder is None or process_alive(holder))
     if run_id is None and plans:
         # The run that holds the lock ("run <id>"), else the newest plan.
-        held = (owner or "").split()[-1] if owner else ""
+        found = re.search(r"\brun (\S+)", owner or "")
+        held = found.group(1) if found else ""
         run_id = held if f"{held}.plan.json" in plans else plans[-1][:-len(".plan.json")]
     out = {"run_id": run_id, "running": running, "lock_owner": owner, "phase": None, "eta_s": None,
            "in_progress": {}, "failed": {}, "not_done": [], "drained": state.drained(), "pending": state.pending(),

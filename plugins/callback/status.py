@@ -24,7 +24,8 @@ description:
     and ended with its duration, each node's result, the run stopping or ending) - with
     its time (UTC), run id, campaign, component, object (host, batch or campaign),
     action, result, duration, error code, message, and who started the run (the
-    C(ESCALATOR_USER) environment variable, else the controller's login user and host).
+    run's own record of it - the Keystone user with C(escalator_auth=keystone), else the
+    AWX user, C(ESCALATOR_USER) or the login user).
   - Enable it beside the stdout callback (its lines among Ansible's own), or make it the
     stdout callback to see only the status, the tasks that failed and the run's report.
 requirements:
@@ -135,6 +136,8 @@ class RunStatus:
     def on_facts(self, host, facts, now):
         """Update from a task's facts; True when something an operator sees changed."""
         changed = False
+        if isinstance(facts.get("escalator_user"), str) and facts["escalator_user"].strip():
+            self.user = " ".join(facts["escalator_user"].split())
         if isinstance(facts.get("escalator_state"), dict):
             self.state_dir = facts["escalator_state"].get("dir") or self.state_dir
         plan = facts.get("escalator_plan")
@@ -258,6 +261,7 @@ class RunStatus:
             "upgraded", "already done", "upgraded, then rolled back", "rolled back", "nothing to roll back")}
         return {
             "format": 1, "run_id": self.run_id, "campaign": self.campaign, "kind": self.kind, "phase": self.phase,
+            "user": self.user,
             "running": self.finished is None, "started": round(self.started, 3),
             "updated": round(now, 3), "elapsed_s": round((self.finished or now) - self.started, 1),
             "eta_s": self.eta(now), "stopped": self.stop, "code": self.code,

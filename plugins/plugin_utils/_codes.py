@@ -11,6 +11,9 @@ CATALOGUE = {
     "ESC-PLAN-001": ("The run was refused when planning: the campaign, the inventory or a setting is wrong "
                      "(the message names the field). Nothing was changed.",
                      "Fix what the message names and run again."),
+    "ESC-AUTH-001": ("escalator_auth is keystone and Keystone did not vouch for the user: no token or password, "
+                     "an expired or revoked token, or no required role on the project. Nothing was changed.",
+                     "Get a token of a user with the role (openstack token issue) and run again."),
     "ESC-PREFLIGHT-001": ("A target failed its preflight checks (health, room for snapshots, load balancer, "
                           "version) or could not be reached. Nothing was changed.",
                           "Repair the target, or leave it out with -e escalator_exclude=HOST; run again."),

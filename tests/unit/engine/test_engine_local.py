@@ -25,6 +25,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 import cloud
+from keystone_stub import TOKEN, FakeKeystone, body
 from webhook_receiver import Receiver
 
 SECRET = "whsec_" + __import__("base64").b64encode(b"escalator engine webhook secret!").decode()
@@ -457,6 +458,7 @@ def test_runs_kept_on_a_state_host_are_seen_from_a_fresh_controller(tmp_path):
     proc = controller("ctl-a", "upgrade.yml")
     assert proc.returncode == 2
     assert f"Another run holds the lock {kept}/lock (owner: run elsewhere" in flat(proc)
+    assert "[ESC-LOCK-001]" in flat(proc)
     assert cloud.events(root) == [] and (kept / "lock" / "owner").read_text() == "run elsewhere\n"
     (refused,) = (kept / "runs").glob("*.report.json")
     shutil.rmtree(kept / "lock")
@@ -486,3 +488,35 @@ def test_runs_kept_on_a_state_host_are_seen_from_a_fresh_controller(tmp_path):
     assert proc.returncode == 2
     assert "keeper keeps the run state and cannot be reached" in flat(proc)
     assert cloud.events(root) == before
+
+
+def test_with_keystone_admin_control_only_a_user_with_the_role_may_start_and_is_recorded(tmp_path):
+    """Keystone (a stand-in here; the lab's test uses the real one) is asked before anything
+    is planned or locked: a token without the role is refused, with it the run goes on and
+    its user is in the lock's owner, the report and the audit log."""
+    root = cloud.build(tmp_path, names=("keystone",))
+    without, with_role = FakeKeystone(body(["member"])), FakeKeystone(body(["admin"]))
+    try:
+        auth = ["-e", "escalator_auth=keystone", "-e", f"escalator_auth_token={TOKEN}"]
+        url = "http://127.0.0.1:{}/v3"
+        proc = run(root, "upgrade.yml", *auth, "-e", f"escalator_auth_url={url.format(without.server_address[1])}")
+        assert proc.returncode == 2
+        assert ("[ESC-AUTH-001] escalator_auth keystone: user alice (domain Default) has no role admin on project admin"
+                in flat(proc))
+        assert TOKEN not in proc.stdout + proc.stderr
+        assert cloud.events(root) == [] and not (root / "state" / "lock").exists()
+        assert not (root / "state" / "runs").exists() or not list((root / "state" / "runs").glob("*.plan.json"))
+        proc = run(root, "upgrade.yml", *auth, "-e", f"escalator_auth_url={url.format(with_role.server_address[1])}", "-v")
+        assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+        assert TOKEN not in proc.stdout + proc.stderr
+        report = reports(root)[-1]
+        assert report["user"] == "alice (Keystone, domain Default)"
+        audit = (root / "state" / "runs" / f"{report['run_id']}.audit.jsonl").read_text().splitlines()
+        assert {json.loads(line)["user"] for line in audit} == {"alice (Keystone, domain Default)"}
+        assert f"lock_owner: run {report['run_id']} by alice (Keystone, domain Default)" in flat(proc)
+        proc = run(root, "upgrade.yml", "-e", "escalator_auth=kerberos")
+        assert proc.returncode == 2 and "[ESC-AUTH-001] escalator_auth: kerberos is not one of none, keystone" in flat(proc)
+    finally:
+        for server in (without, with_role):
+            server.shutdown()
+            server.server_close()
