@@ -21,7 +21,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 COLLECTION_LINK := .build/collections/ansible_collections/opnfv/escalator
 SANITY_VENV := $(ESCALATOR_CACHE)/sanity-venv-$(REQ_HASH)
 SANITY_ROOT := $(ESCALATOR_CACHE)/sanity/ansible_collections/opnfv/escalator
-DEB_PACKAGES := docker.io debootstrap python3-venv git ca-certificates shellcheck
+DEB_PACKAGES := docker.io debootstrap python3-venv git ca-certificates shellcheck chromium
 PROBE_SECONDS ?= 30
 
 .PHONY: ee-context help deps venv venv-path collection artifacts lab-up lab-deploy lab-down demo demo-openstack probe \

@@ -9,7 +9,8 @@ state=$(mktemp -d /tmp/escalator-demo.XXXXXX)
 case "$lab" in
     keystone)
         inventory=()
-        python3 lab/probe.py --duration 0 --timeout 3 --output "$state/probe.json" >/dev/null &
+        python3 lab/probe.py --duration 0 --timeout 3 --output "$state/probe.json" \
+            --records "$state/probe-records.jsonl" >/dev/null &
         ;;
     openstack)
         inventory=(-i inventories/lab-openstack)
@@ -25,7 +26,15 @@ echo "[demo] traffic probe running through HAProxy; planning and upgrading"
 ansible-playbook "${inventory[@]}" playbooks/plan.yml -e escalator_plan_file="$state/plan.json" | sed -n '/msg:$/,/Written to/p'
 start=$(date +%s)
 rc=0
-ansible-playbook "${inventory[@]}" playbooks/upgrade.yml -e escalator_state_dir="$state" >"$state/upgrade.log" 2>&1 || rc=$?
+# What the run shows is the status callback's: a live table on a terminal, lines otherwise;
+# the log keeps it too.
+export ANSIBLE_STDOUT_CALLBACK=opnfv.escalator.status ANSIBLE_LOG_PATH="$state/upgrade.log"
+if [ -t 1 ]; then
+    ansible-playbook "${inventory[@]}" playbooks/upgrade.yml -e escalator_state_dir="$state" || rc=$?
+else
+    ansible-playbook "${inventory[@]}" playbooks/upgrade.yml -e escalator_state_dir="$state" 2>&1 | cat || rc=$?
+fi
+unset ANSIBLE_STDOUT_CALLBACK ANSIBLE_LOG_PATH
 end=$(date +%s)
 sleep 2
 kill -TERM "$probe"
@@ -34,6 +43,13 @@ trap - EXIT
 echo "[demo] upgrade playbook: exit code $rc, $((end - start)) s (log: $state/upgrade.log)"
 echo "[demo] what the users saw during the upgrade:"
 cat "$state/probe.json"
+run_id=$(python3 -c 'import json, pathlib, sys; print(json.loads(sorted(pathlib.Path(sys.argv[1]).glob("runs/*.report.json"))[-1].read_text())["run_id"])' "$state")
+# The page again, now that the probe's records are whole.
+probe_records="[]"
+[ -s "$state/probe-records.jsonl" ] && probe_records="[\"$state/probe-records.jsonl\"]"
+ansible localhost -o -m opnfv.escalator.html_report \
+    -a "{\"path\": \"$state/runs\", \"run_id\": \"$run_id\", \"probe_records\": $probe_records}" >/dev/null
+echo "[demo] the report page: $state/runs/$run_id.report.html"
 echo "[demo] report:"
 python3 - "$state" <<'PY'
 import json, pathlib, sys

@@ -147,6 +147,7 @@ class Probe:
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._t0 = 0.0
+        self.epoch = 0.0
 
     def _call(self, kind, func, *args):
         start = time.monotonic() - self._t0
@@ -174,6 +175,7 @@ class Probe:
                 self.stop.wait(0.05)
 
     def run(self, duration):
+        self.epoch = time.time()
         self._t0 = time.monotonic()
         workers = [threading.Thread(target=self._worker, daemon=True) for dummy in range(self.concurrency)]
         for w in workers:
@@ -241,7 +243,9 @@ def main(argv=None):
     if args.records:
         with open(args.records, "w", encoding="utf-8") as fh:
             for rec in probe.records:
-                fh.write(json.dumps(dataclasses.asdict(rec)) + "\n")
+                # "at" (epoch seconds) and "ok": what opnfv.escalator.html_report reads.
+                fh.write(json.dumps(dict(dataclasses.asdict(rec), at=round(probe.epoch + rec.start, 3), ok=rec.ok))
+                         + "\n")
     emit(summary, args.output)
     return 0
 
