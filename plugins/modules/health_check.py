@@ -118,8 +118,24 @@ failed_checks:
   sample: []
 """
 
+import json
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opnfv.escalator.plugins.module_utils._health import CheckError, normalize, run_checks
+
+
+def secret_values(checks):
+    """The values of http checks that may be credentials: bodies and header values."""
+    found = set()
+    for check in checks if isinstance(checks, list) else []:
+        if isinstance(check, dict) and check.get("type") == "http":
+            if isinstance(check.get("body"), str) and check["body"]:
+                found.add(check["body"])
+            elif check.get("body") not in (None, "", {}):
+                found.add(json.dumps(check["body"], sort_keys=True))
+            if isinstance(check.get("headers"), dict):
+                found.update(str(v) for v in check["headers"].values() if str(v))
+    return found
 
 
 def main():
@@ -132,6 +148,9 @@ def main():
         ),
         supports_check_mode=True,
     )
+    # An http check's body and headers may carry credentials (a token request): they are
+    # never shown, not in the invocation at -vvv, not in a message.
+    module.no_log_values.update(secret_values(module.params["checks"]))
     try:
         checks = normalize(module.params["checks"], {k: module.params[k] for k in ("retries", "delay", "timeout")})
     except CheckError as exc:

@@ -173,8 +173,9 @@ def main():
             packages=dict(type="list", elements="str", default=[]),
             commands=dict(type="list", elements="dict", default=[], options=dict(
                 name=dict(type="str", required=True),
-                dump=dict(type="str", required=True),
-                restore=dict(type="str", required=True),
+                # Often hold a password (PGPASSWORD=...): never shown.
+                dump=dict(type="str", required=True, no_log=True),
+                restore=dict(type="str", required=True, no_log=True),
                 compare_ignore=dict(type="str"),
             )),
             run_id=dict(type="str"),
