@@ -15,6 +15,8 @@ PROBE = ROOT / "lab" / "probe.py"
 # Run the venv's ansible tools even when pytest was called by its full path.
 os.environ["PATH"] = f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+# The lab's scripts (the probe, the webhook receiver) are plain files, not a package.
+sys.path.insert(0, str(ROOT / "lab"))
 
 
 def _inventory():
@@ -72,7 +74,6 @@ def wait_all_up(lb, timeout=120):
 
 def warm_up(url, rounds=6):
     """Issue a few tokens straight at one controller: fresh workers are slow at first."""
-    sys.path.insert(0, str(ROOT / "lab"))
     import probe  # pylint: disable=import-outside-toplevel
 
     client = probe.KeystoneClient(url, "admin", "escalator-lab-admin", "admin", "default", 30)

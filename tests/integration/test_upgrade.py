@@ -16,13 +16,17 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import yaml
 
 from conftest import haproxy_states, wait_all_up
+from webhook_receiver import Receiver
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MARKER = "/etc/escalator-fail-verify"
+WEBHOOK_SECRET = "whsec_" + __import__("base64").b64encode(b"the lab's webhook secret, 32 b.").decode()
 STATE = "/tmp/escalator-test-state"
 # Each run of these tests starts with no lock and no report of an earlier run.
 shutil.rmtree(STATE, ignore_errors=True)
@@ -235,14 +239,21 @@ def test_3b_rollback_batch_puts_back_the_whole_batch_of_two(probe_run, lab_hosts
     assert summary["failed"] == 0, summary
 
 
-def test_4_rolling_upgrade_resumes_and_has_no_failed_request(probe_run, lab_hosts, group):
+def test_4_rolling_upgrade_resumes_and_has_no_failed_request(probe_run, lab_hosts, group, tmp_path):
     controllers = group("controllers")
     (lb,) = group("lb")
     # A run killed right after it drained the canary: out at the balancer, with its marker.
     pathlib.Path(STATE, "drained").mkdir(parents=True, exist_ok=True)
     pathlib.Path(STATE, "drained", pair(controllers[0])).write_text(pair(controllers[0]) + "\n")
     set_server(lab_hosts[lb], controllers[0], "maint")
-    proc, summary = run_under_probe(probe_run, "upgrade.yml")
+    # Alarms and events to a receiver on loopback, every step shown at -vvv.
+    receiver = Receiver(WEBHOOK_SECRET).start()
+    hooks = tmp_path / "hooks.json"
+    hooks.write_text(json.dumps({"escalator_webhooks": [{"url": receiver.url + "/events", "secret": WEBHOOK_SECRET}]}))
+    try:
+        proc, summary = run_under_probe(probe_run, "upgrade.yml", "-e", f"@{hooks}", "-vvv")
+    finally:
+        receiver.stop()
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert_all_serving_at(lab_hosts, group, "29.1.0")
     assert not list(pathlib.Path(STATE, "drained").iterdir())
@@ -258,6 +269,36 @@ def test_4_rolling_upgrade_resumes_and_has_no_failed_request(probe_run, lab_host
         assert node["drained_seconds"] <= node["work_seconds"] + 10, node
     assert summary["failed"] == 0, summary
     assert set(summary["by_backend"]) == set(controllers)
+    # No secret of the lab's inventory in Ansible's output, at -vvv.
+    lab_vars = yaml.safe_load((ROOT / "inventories" / "lab" / "group_vars" / "all.yml").read_text())
+    secrets = [v for k, v in lab_vars.items() if "password" in k and isinstance(v, str) and "{{" not in v]
+    assert secrets and not [v for v in secrets if v in proc.stdout + proc.stderr]
+    assert WEBHOOK_SECRET not in proc.stdout + proc.stderr
+    # The report, the status file, the audit log, the webhooks and the page tell the same run.
+    report = last_report()
+    runs = pathlib.Path(STATE, "runs")
+    status = json.loads((runs / f"{report['run_id']}.status.json").read_text())
+    audit = [json.loads(line) for line in (runs / f"{report['run_id']}.audit.jsonl").read_text().splitlines()]
+    assert {k: v["result"] for k, v in status["nodes"].items()} == {k: v["result"] for k, v in nodes.items()}
+    assert {f"keystone@{e['object']}": e["result"] for e in audit if e["action"] == "node"} == {
+        k: v["result"] for k, v in nodes.items()}
+    drained = [e for e in audit if e["action"] == "drain" and e["result"] == "started"]
+    assert sorted(e["object"] for e in drained) == sorted(controllers)
+    events = receiver.verified()
+    assert all(d["verified"] for d in receiver.deliveries)
+    assert [e["type"].rsplit(".", 1)[1] for e in events] == ["run_started", "component_done", "run_done"]
+    assert {e["data"]["run_id"] for e in events} == {report["run_id"]}
+    assert events[2]["data"]["data"]["results"] == {k: v["result"] for k, v in nodes.items()}
+    page = runs / f"{report['run_id']}.report.html"
+    rewrite = subprocess.run(["ansible", "localhost", "-o", "-m", "opnfv.escalator.html_report", "-a", json.dumps(
+        {"path": str(runs), "run_id": report["run_id"], "probe_records": [str(tmp_path / "records.jsonl")]})],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+                 PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"))
+    assert rewrite.returncode == 0, rewrite.stdout + rewrite.stderr
+    text = page.read_text()
+    assert '<figure id="timeline"><svg' in text and '<figure id="availability"><svg' in text
+    assert f"{summary['total']} requests, 0 failed" in text
 
 
 def test_5_second_run_changes_nothing(lab_hosts, group, tmp_path):
@@ -277,6 +318,67 @@ def test_5_second_run_changes_nothing(lab_hosts, group, tmp_path):
     assert on_db == sorted(["runs", "drained", f"runs/{report.name}", f"runs/{report.name[:-12]}.plan.json",
                             f"runs/{report.name[:-12]}.campaign.yml"]), on_db
     lab_hosts[db].run(f"rm -rf {kept}")
+
+
+def keystone_call(url, method, path, token=None, body=None):
+    """One call to the lab's real Keystone: (status, headers, JSON body)."""
+    headers = {"Content-Type": "application/json", **({"X-Auth-Token": token} if token else {})}
+    request = urllib.request.Request(url + path, data=json.dumps(body).encode() if body is not None else None,
+                                     method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, dict(response.headers.items()), json.loads(raw) if raw else {}
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}, {}
+
+
+def keystone_token(url, user, password, project="admin"):
+    """A project-scoped token; retried while a fresh role assignment reaches every controller's cache."""
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": user, "domain": {"id": "default"}, "password": password}}},
+        "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
+    for dummy in range(30):
+        status, headers, dummy_body = keystone_call(url, "POST", "/auth/tokens", body=body)
+        if status == 201:
+            return headers["X-Subject-Token"]
+        time.sleep(1)
+    raise AssertionError(f"no token for {user}: {status}")
+
+
+def test_5c_keystone_admin_control_refuses_a_member_and_lets_an_admin_through(lab_hosts, group, vip_url):
+    """escalator_auth keystone against the lab's own Keystone: a user with only the member
+    role on project admin is refused before anything is planned or locked; an admin goes on."""
+    admin = keystone_token(vip_url, "admin", "escalator-lab-admin")
+    status, dummy, found = keystone_call(vip_url, "GET", "/users?name=escalator-operator", admin)
+    if found.get("users"):
+        user_id = found["users"][0]["id"]
+    else:
+        status, dummy, made = keystone_call(vip_url, "POST", "/users", admin, {"user": {
+            "name": "escalator-operator", "domain_id": "default", "password": "operator-password"}})
+        assert status == 201, status
+        user_id = made["user"]["id"]
+    dummy, dummy, projects = keystone_call(vip_url, "GET", "/projects?name=admin", admin)
+    dummy, dummy, roles = keystone_call(vip_url, "GET", "/roles?name=member", admin)
+    status, dummy, dummy = keystone_call(
+        vip_url, "PUT", f"/projects/{projects['projects'][0]['id']}/users/{user_id}/roles/{roles['roles'][0]['id']}", admin)
+    assert status == 204, status
+    operator = keystone_token(vip_url, "escalator-operator", "operator-password")
+    auth = ["-e", "escalator_auth=keystone", "-e", f"escalator_auth_url={vip_url}", "-e", "escalator_auth_project=admin"]
+    runs_before = sorted(pathlib.Path(STATE, "runs").glob("*.plan.json"))
+    proc = run_playbook("upgrade.yml", "--check", "-e", f"escalator_state_dir={STATE}", *auth,
+                        env={"OS_TOKEN": operator})
+    assert proc.returncode == 2, flat(proc)[-3000:]
+    assert ("[ESC-AUTH-001] escalator_auth keystone: user escalator-operator (domain Default) has no role admin on "
+            "project admin (roles: member") in flat(proc)
+    assert operator not in proc.stdout + proc.stderr
+    assert sorted(pathlib.Path(STATE, "runs").glob("*.plan.json")) == runs_before
+    assert not os.path.exists(f"{STATE}/lock")
+    proc = run_playbook("upgrade.yml", "--check", "-e", f"escalator_state_dir={STATE}", *auth,
+                        env={"OS_TOKEN": admin})
+    assert proc.returncode == 0, flat(proc)[-3000:]
+    assert admin not in proc.stdout + proc.stderr
+    assert last_report()["user"] == "admin (Keystone, domain Default)"
 
 
 def test_5b_rollback_in_check_mode_changes_nothing(lab_hosts, group):
