@@ -16,7 +16,8 @@ description:
     the plan's expected durations corrected by what the finished batches really took.
   - On a terminal it redraws a table; when stdout is not a terminal (CI, AWX, a pipe) it
     prints one plain line per change instead.
-  - After every change it writes the same state, atomically, to
+  - After every change (except in check mode, which writes nothing) it writes the same
+    state, atomically, to
     C(<state>/runs/<run_id>.status.json), beside the run's plan and report, for scripts and
     for C(playbooks/status.yml).
   - It also keeps the run's audit log, C(<state>/runs/<run_id>.audit.jsonl) - one JSON
@@ -67,6 +68,7 @@ import tempfile
 import time
 
 from ansible import constants as C
+from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 STEPS = ("guard", "drain", "snapshot", "upgrade", "verify", "undrain", "restore", "done")
@@ -393,7 +395,8 @@ class CallbackModule(CallbackBase):
 
     def _changed(self, line):
         now = time.time()
-        if self.status.run_id:
+        # Check mode changes nothing, the state directory included: lines only.
+        if self.status.run_id and not context.CLIARGS.get("check"):
             directory = self.status_dir or (os.path.join(self.status.state_dir, "runs") if self.status.state_dir else None)
             if directory:
                 try:
