@@ -127,13 +127,15 @@ class RunStatus:
     # What the run records.
     def on_play(self, name, now=None):
         phase = PHASES.get(name)
-        if phase:
+        if name.startswith(("Find the run", "Roll back, one pair")):
+            self.kind = "rollback"
+        # A play with serial batches starts once per batch: one phase for all of them.
+        if phase and phase != self.phase:
             self.phase = phase
-            if name.startswith("Find the run") or name.startswith("Roll back, one pair"):
-                self.kind = "rollback"
             if self.run_id and now is not None:
                 self.event(now, phase, "started", obj=self.campaign)
-        return bool(phase)
+            return True
+        return False
 
     def on_facts(self, host, facts, now):
         """Update from a task's facts; True when something an operator sees changed."""

@@ -78,11 +78,13 @@ def timeline_svg(node_spans, failures, t0):
     colors = dict(SPANS)
     for y, name in enumerate(rows):
         for what, start, end in node_spans[name]:
-            height = 0.8 if what == "out of service" else 0.45
+            # The window out of service is wide and behind; what happened in it, narrow, in front.
+            behind = what == "out of service"
+            height = 0.8 if behind else 0.4
             axes.broken_barh([(start - t0, max(end - start, 0.2))], (y - height / 2, height), color=colors[what],
-                             label=what)
+                             label=what, zorder=1 if behind else 2)
         for when in failures.get(name, []):
-            axes.plot([when - t0], [y], marker="x", color="#b00020", markersize=9, label="failed")
+            axes.plot([when - t0], [y], marker="x", color="#b00020", markersize=9, label="failed", zorder=3)
     handles = {}
     for handle, label in zip(*axes.get_legend_handles_labels()):
         handles.setdefault(label, handle)
@@ -138,7 +140,7 @@ def render(plan, report, audit, records=None, plan_text=""):
     verdict = (f'<span class="bad">stopped [{e(str(report.get("code") or ""))}]: {e(stopped)}</span>' if stopped
                else '<span class="ok">done</span>' if report else '<span class="bad">no report (killed?)</span>')
     parts = [f"<h1>Escalator run {e(str(plan.get('run_id')))} of {e(str((plan.get('campaign') or {}).get('name')))}</h1>",
-             f"<p>{verdict}. Started by {e(str(report.get('user') or '?'))}; "
+             f"<p>{verdict}{'' if (stopped or '').endswith('.') else '.'} Started by {e(str(report.get('user') or '?'))}; "
              f"{e(str(report.get('seconds') or round(t1 - t0, 1)))} s; {len(nodes)} nodes.</p>"]
     if report.get("next"):
         parts.append(f"<p>Next: {e(report['next'])}</p>")
