@@ -7,12 +7,18 @@ set -euo pipefail
 export LC_ALL=C
 . "$(dirname "$0")/common.sh"
 python=${1:?usage: build-artifacts.sh PYTHON}
+# Wheels built here from source (pins PyPI has no wheel of) come out byte for byte the same
+# on every machine: fixed timestamps, a pinned build backend. The campaigns pin the sha256
+# of each wheelhouse's manifest, so a wheel that differed would refuse the plan.
+export SOURCE_DATE_EPOCH=315532800
+export PIP_CONSTRAINT="$LAB_DIR/artifacts/build_constraints.txt"
+build_recipe=$(cat "$PIP_CONSTRAINT"; echo "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH")
 
 mkdir -p "$ESCALATOR_CACHE/artifacts"
 for pins in "$LAB_DIR"/artifacts/*-*.txt; do
     name=$(basename "$pins" .txt)
     dest="$ESCALATOR_CACHE/artifacts/$name"
-    stamp=$(sha256sum "$pins" | cut -c1-64)
+    stamp=$({ cat "$pins"; echo "$build_recipe"; } | sha256sum | cut -c1-64)
     if [ -s "$dest/SHA256SUMS" ] && [ "$(cat "$dest/.recipe" 2>/dev/null)" = "$stamp" ] \
         && (cd "$dest" && sha256sum --quiet -c SHA256SUMS); then
         log "wheelhouse $name: cached"
