@@ -16,6 +16,17 @@ import testinfra
 from conftest import INVENTORY, ROOT, body_of, call, deploy, instances_now, recap
 
 
+def test_the_campaign_plans_against_the_wheelhouses_built_here(tmp_path):
+    """The campaign pins the sha256 of each new wheelhouse's manifest: the wheelhouses built
+    on this machine (some wheels from source) must match it, or no upgrade can start."""
+    proc = subprocess.run(["ansible-playbook", "-i", str(INVENTORY), "playbooks/plan.yml",
+                           "-e", f"escalator_plan_file={tmp_path / 'plan.json'}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert [c["name"] for c in plan["components"]][:4] == ["keystone", "placement", "glance", "neutron"]
+
+
 def test_every_api_answers_through_the_vip(lab, token, inventory):
     hv = lab
     vip = hv["lab_vip"]
