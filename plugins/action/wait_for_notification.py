@@ -59,7 +59,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "escalator"
     sys_version = ""
 
-    def log_message(self, *args):  # pylint: disable=arguments-differ - requests are recorded, not printed
+    # Requests are recorded, not printed.
+    def log_message(self, *args):  # pylint: disable=arguments-differ
         return
 
     def _answer(self, status, reason):

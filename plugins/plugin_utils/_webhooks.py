@@ -18,6 +18,7 @@ import concurrent.futures
 import datetime
 import hashlib
 import json
+import math
 import time
 import urllib.parse
 import uuid
@@ -105,7 +106,7 @@ def verify(secret, body, headers, seen=None, now=None, field="secret"):
         sent = float(stamp)
     except ValueError:
         raise WebhookError("malformed: webhook-timestamp is not a number of seconds") from None
-    if sent != sent or abs((now if now is not None else time.time()) - sent) > TOLERANCE_SECONDS:
+    if math.isnan(sent) or abs((now if now is not None else time.time()) - sent) > TOLERANCE_SECONDS:
         raise WebhookError(f"stale: webhook-timestamp is more than {TOLERANCE_SECONDS} s from now")
     try:
         text = body.decode("utf-8")

@@ -3,8 +3,6 @@ the timeline drawn from the audit log, the availability from probe records, vers
 and audit events; and, in a real headless Chromium, the charts are there."""
 
 import datetime
-import json
-import pathlib
 import shutil
 import struct
 import subprocess
