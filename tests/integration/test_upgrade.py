@@ -109,9 +109,11 @@ def test_1_failing_canary_is_restored_and_the_run_stops(probe_run, lab_hosts, gr
     out = flat(proc)
     assert proc.returncode != 0, out[-3000:]
     assert "failed, restored" in out and "run upgrade.yml again to resume" in out, out[-3000:]
+    assert f"[ESC-VERIFY-001] Upgrade of keystone on {controllers[0]}" in out, out[-3000:]
     assert_all_serving_at(lab_hosts, group, "28.1.0")
     nodes = last_report()["nodes"]
     assert nodes[pair(controllers[0])]["result"] == "failed, restored"
+    assert nodes[pair(controllers[0])]["code"] == "ESC-VERIFY-001"
     assert nodes[pair(controllers[1])]["result"] == "not reached"  # the run stopped before the next batch
     assert summary["failed"] == 0, summary
 
@@ -172,6 +174,7 @@ def test_2b_a_hung_install_is_stopped_and_no_node_is_touched(lab_hosts, group, t
     assert proc.returncode != 0, out[-3000:]
     assert "did not finish within 3 s and was stopped" in out, out[-3000:]
     assert "failed, no service was touched" in out, out[-3000:]
+    assert "[ESC-STAGE-001] staging keystone" in out, out[-3000:]
     assert not canary.file("/opt/keystone/29.1.0/.installed").exists  # never taken for a complete venv
     assert canary.run("pgrep -f '[p]ip install'").rc == 1  # killed, not left running ([p]: not this shell)
     assert_all_serving_at(lab_hosts, group, "28.1.0")

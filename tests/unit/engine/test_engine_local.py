@@ -160,6 +160,7 @@ def test_a_failing_rollback_check_refuses_the_whole_rollback(tmp_path):
         proc = run(root, "rollback.yml", *extra)
         assert proc.returncode != 0, proc.stdout[-3000:]
         assert "glance rollback check, not marked to refuse: on h01 exited with 1" in proc.stdout, proc.stdout[-3000:]
+        assert "[ESC-ROLLBACK-001] The rollback was refused" in flat(proc)
         assert cloud.events(root) == before and set(versions(root, cloud.SMALL).values()) == {"2.0"}
         assert not (root / "state" / "lock").exists()
 
