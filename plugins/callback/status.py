@@ -173,6 +173,11 @@ class RunStatus:
                            duration=_number(node.get("seconds")), code=node.get("code"), message=node.get("error"))
                 changed = True
                 self._batch_check(entry["batch"], now)
+        # The report role gathers the run's results: the run has ended (its report, page and
+        # the copy kept on the state host are written after this, with this event in them).
+        if isinstance(facts.get("__report"), dict) and self.finished is None and self.run_id:
+            self.on_end(now)
+            changed = True
         stop = facts.get("runbook_stop")
         if isinstance(stop, dict) and stop.get("reason") and self.stop is None:
             self.stop = " ".join(str(stop["reason"]).split())
@@ -183,8 +188,13 @@ class RunStatus:
         return changed
 
     def on_end(self, now):
+        if self.finished is not None:
+            return
         self.finished = now
         self.phase = "done"
+        for entry in self.nodes.values():
+            if entry["result"] is None:
+                entry.update(result="not reached", step=None)
         self.event(now, "run", "stopped" if self.stop else "done", obj=self.campaign, duration=now - self.started,
                    code=self.code, message=self.stop)
 
@@ -262,7 +272,8 @@ class RunStatus:
 
     def as_dict(self, now):
         failed = {k: v for k, v in self.nodes.items() if v["result"] and v["result"] not in (
-            "upgraded", "already done", "upgraded, then rolled back", "rolled back", "nothing to roll back")}
+            "upgraded", "already done", "upgraded, then rolled back", "rolled back", "nothing to roll back",
+            "not reached")}
         return {
             "format": 1, "run_id": self.run_id, "campaign": self.campaign, "kind": self.kind, "phase": self.phase,
             "user": self.user,
@@ -370,7 +381,7 @@ class CallbackModule(CallbackBase):
             self._say("\n".join(msg) if isinstance(msg, list) else str(msg))
 
     def v2_playbook_on_stats(self, stats):
-        if self.status.run_id:
+        if self.status.run_id and self.status.finished is None:
             self.status.on_end(time.time())
             self._changed("run ended" + (f": stopped - {self.status.stop}" if self.status.stop else ""))
 
@@ -381,7 +392,11 @@ class CallbackModule(CallbackBase):
         host = result._host.get_name()
         before = {k: (v["step"], v["result"]) for k, v in self.status.nodes.items()}
         had_plan = self.status.run_id is not None
+        had_ended = self.status.finished is not None
         if not self.status.on_facts(host, facts, time.time()):
+            return
+        if not had_ended and self.status.finished is not None:
+            self._changed("run ended" + (f": stopped - {self.status.stop}" if self.status.stop else ""))
             return
         if not had_plan and self.status.run_id:
             self._changed(f"plan {self.status.run_id}: {len(self.status.nodes)} nodes")

@@ -31,14 +31,15 @@ from webhook_receiver import Receiver
 SECRET = "whsec_" + __import__("base64").b64encode(b"escalator engine webhook secret!").decode()
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
+FULL_CLOUD_SECONDS = 2400
 
 
-def run(root, playbook, *extra, env=None):
+def run(root, playbook, *extra, env=None, timeout=900):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORKS="20",
                PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **(env or {}))
     return subprocess.run(["ansible-playbook", "-i", str(root / "hosts.yml"), str(ROOT / "playbooks" / playbook),
                            "-e", f"escalator_state_dir={root / 'state'}", *extra],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=900, check=False)
+                          cwd=root, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def flat(proc):
@@ -74,7 +75,9 @@ def assert_budgets_kept(root, plan):
 @pytest.fixture(scope="module")
 def upgraded(tmp_path_factory):
     root = cloud.build(tmp_path_factory.mktemp("cloud"))
-    proc = run(root, "upgrade.yml")
+    # Five minutes on an idle 2-core machine; make test runs it at the lowest priority
+    # beside two molecule scenarios.
+    proc = run(root, "upgrade.yml", timeout=FULL_CLOUD_SECONDS)
     return root, proc
 
 
@@ -123,7 +126,7 @@ def test_every_pair_is_upgraded_once_in_dependency_order_within_every_budget(upg
 def test_a_second_run_changes_nothing(upgraded):
     root, _proc = upgraded
     before = cloud.events(root)
-    proc = run(root, "upgrade.yml")
+    proc = run(root, "upgrade.yml", timeout=FULL_CLOUD_SECONDS)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
     assert cloud.events(root) == before
     report = reports(root)[-1]
@@ -136,7 +139,7 @@ def test_rollback_puts_every_pair_back_last_upgraded_first(upgraded):
     before = cloud.events(root)
     # The upgrade run is the newest that changed a pair (the second run changed none). An
     # empty run id (an AWX survey left blank) means the same as none.
-    proc = run(root, "rollback.yml", "-e", "escalator_run_id=")
+    proc = run(root, "rollback.yml", "-e", "escalator_run_id=", timeout=FULL_CLOUD_SECONDS)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
     assert set(versions(root).values()) == {"1.0"}
     rolled = [(comp, host) for _t, kind, host, comp in cloud.events(root)[len(before):] if kind == "out"]
@@ -432,7 +435,7 @@ def test_a_killed_run_leaves_a_lock_the_next_run_takes_over_and_resumes(tmp_path
     (killed,) = [p.name.split(".")[0] for p in (root / "state" / "runs").glob("*.plan.json")]
     proc = run(root, "upgrade.yml")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
-    assert f"The lock was left by run {killed}, whose process is gone" in flat(proc)
+    assert f"The lock was left by run {killed} by " in flat(proc) and "whose process is gone" in flat(proc)
     assert set(versions(root, ("keystone",)).values()) == {"2.0"}
     interrupted = json.loads((root / "state" / "runs" / f"{killed}.report.json").read_text())
     assert interrupted["interrupted"] is True and "took over its lock" in interrupted["stopped"]
