@@ -188,8 +188,6 @@ class RunStatus:
         return changed
 
     def on_end(self, now):
-        if self.finished is not None:
-            return
         self.finished = now
         self.phase = "done"
         for entry in self.nodes.values():
@@ -383,7 +381,7 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats):
         if self.status.run_id and self.status.finished is None:
             self.status.on_end(time.time())
-            self._changed("run ended" + (f": stopped - {self.status.stop}" if self.status.stop else ""))
+            self._ended()
 
     def _facts(self, result):
         facts = result._result.get("ansible_facts")
@@ -396,7 +394,7 @@ class CallbackModule(CallbackBase):
         if not self.status.on_facts(host, facts, time.time()):
             return
         if not had_ended and self.status.finished is not None:
-            self._changed("run ended" + (f": stopped - {self.status.stop}" if self.status.stop else ""))
+            self._ended()
             return
         if not had_plan and self.status.run_id:
             self._changed(f"plan {self.status.run_id}: {len(self.status.nodes)} nodes")
@@ -404,6 +402,9 @@ class CallbackModule(CallbackBase):
         moved = [k for k, v in self.status.nodes.items() if before.get(k) != (v["step"], v["result"])]
         self._changed("; ".join(f"{k} {self.status.nodes[k]['result'] or self.status.nodes[k]['step']}"
                                 for k in moved) or None)
+
+    def _ended(self):
+        self._changed("run ended" + (f": stopped - {self.status.stop}" if self.status.stop else ""))
 
     # Showing and keeping it.
     def _say(self, text):
