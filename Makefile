@@ -95,7 +95,7 @@ demo-openstack: deps venv artifacts
 	@lab/demo.sh openstack
 
 unit: venv
-	@pytest -q tests/unit
+	@pytest -q --durations=8 tests/unit
 
 # ansible-test wants the collection under ansible_collections/<ns>/<name>: sanity runs
 # on a copy of the tracked files laid out that way, in a venv of its own where
@@ -150,18 +150,21 @@ molecule: deps venv artifacts
 # a core in molecule.yml). The OpenStack lab's deployment is kept away from the
 # integration tests: beside them, its CPU load made one of their probe's requests time out.
 # Each scenario's output is kept in .build/molecule/ and only its result is printed.
+# Each part prints how long it took, to see where make test spends its time.
 MOLECULE_LOGS := $(CURDIR)/.build/molecule
+timed = start=$$(date +%s); rc=0; $(2) || rc=$$?; echo "[test] $(1): $$(( $$(date +%s) - start )) s"; exit $$rc
 test: deps venv artifacts
-	@$(MAKE) --no-print-directory -j2 checks-in-background molecule-then-openstack
-	@$(MAKE) --no-print-directory -j2 integration minimal-in-background
+	@$(call timed,first part (checks beside ha, multisite and the OpenStack lab),$(MAKE) --no-print-directory -j2 checks-in-background molecule-then-openstack)
+	@$(call timed,second part (integration beside minimal),$(MAKE) --no-print-directory -j2 integration minimal-in-background)
 
-checks: unit
-	@$(MAKE) --no-print-directory sanity
-	@$(MAKE) --no-print-directory lint
+checks:
+	@$(call timed,unit,$(MAKE) --no-print-directory unit)
+	@$(call timed,sanity,$(MAKE) --no-print-directory sanity)
+	@$(call timed,lint,$(MAKE) --no-print-directory lint)
 
 molecule-then-openstack:
 	@$(MAKE) --no-print-directory molecule MOLECULE_SCENARIOS="ha multisite" MOLECULE_LOG_DIR=$(MOLECULE_LOGS)
-	@$(MAKE) --no-print-directory integration-openstack
+	@$(call timed,OpenStack lab,$(MAKE) --no-print-directory integration-openstack)
 
 checks-in-background:
 	@nice -n 19 $(MAKE) --no-print-directory checks
