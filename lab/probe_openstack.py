@@ -16,6 +16,7 @@ shares.
 """
 
 import argparse
+import datetime
 import http.client
 import itertools
 import json
@@ -162,6 +163,23 @@ class Cloud:
                  "host": s.get("OS-EXT-SRV-ATTR:host")} for s in data["servers"]]
 
 
+MAX_FAILED_KEPT = 50
+
+
+def failed_request(kind, method, path, status, error, headers, data):
+    """What a failed request showed, to set beside the run's audit log: when it ended (UTC),
+    what it asked, and who answered. No X-Served-By means HAProxy answered itself (no server
+    was up); with it, the service on that controller answered with an error."""
+    message = ""
+    if isinstance(data, dict):
+        # Nova, Neutron and keystonemiddleware put the reason one level down.
+        inner = next(iter(data.values()), None) if len(data) == 1 else data
+        message = str(inner.get("message", "") if isinstance(inner, dict) else inner)[:200]
+    return {"at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
+            "kind": kind, "request": f"{method} {path}", "status": status, "error": error,
+            "backend": headers.get("X-Served-By", "") if headers else "", "message": message}
+
+
 class OpenStackProbe:
     def __init__(self, cloud, concurrency, create_interval, group_names):
         self.cloud, self.concurrency, self.create_interval = cloud, concurrency, create_interval
@@ -176,6 +194,7 @@ class OpenStackProbe:
         self.group_names = group_names
         self.tracker = None
         self.cycles = {"done": 0, "failed": 0, "errors": []}
+        self.failed = []
 
     def now(self):
         return time.monotonic() - self._t0
@@ -192,6 +211,8 @@ class OpenStackProbe:
             error = type(exc).__name__
         with self._lock:
             self.records[kind].append((start, self.now(), status in expected, error or str(status)))
+            if status not in expected and len(self.failed) < MAX_FAILED_KEPT:
+                self.failed.append(failed_request(kind, method, path, status, error, headers, data))
         return status in expected, data
 
     def _operations(self):
@@ -306,7 +327,8 @@ class OpenStackProbe:
     def summary(self, duration):
         return {"duration_s": round(duration, 3),
                 "apis": {kind: api_summary(records, duration) for kind, records in self.records.items()},
-                "instances": self.tracker.summary(duration), "create_delete": self.cycles}
+                "instances": self.tracker.summary(duration), "create_delete": self.cycles,
+                "failed_requests": self.failed}
 
 
 def parse_args(argv):

@@ -62,6 +62,17 @@ def test_api_summary_counts_failures_and_the_gap():
     assert s["longest_gap_s"] == 2.0
 
 
+def test_a_failed_request_names_who_answered_and_why():
+    from_nova = po.failed_request("nova", "GET", "/v2.1/servers/detail", 503, "", {"X-Served-By": "ctl2"},
+                                  {"computeFault": {"code": 503, "message": "Service Unavailable"}})
+    assert (from_nova["backend"], from_nova["message"], from_nova["request"]) == (
+        "ctl2", "Service Unavailable", "GET /v2.1/servers/detail")
+    from_haproxy = po.failed_request("nova", "GET", "/v2.1/servers/x", 503, "", {}, None)
+    assert (from_haproxy["backend"], from_haproxy["message"], from_haproxy["status"]) == ("", "", 503)
+    unanswered = po.failed_request("glance", "GET", "/v2/images", 0, "timeout", None, None)
+    assert unanswered["error"] == "timeout" and unanswered["at"].endswith("+00:00")
+
+
 def test_bad_arguments_are_refused(capsys):
     import pytest
 
