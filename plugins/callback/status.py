@@ -175,7 +175,11 @@ class RunStatus:
                 self._batch_check(entry["batch"], now)
         # The report role gathers the run's results: the run has ended (its report, page and
         # the copy kept on the state host are written after this, with this event in them).
-        if isinstance(facts.get("__report"), dict) and self.finished is None and self.run_id:
+        report = facts.get("__report")
+        if isinstance(report, dict) and self.finished is None and self.run_id:
+            # A stop only the report knows of (a rollback that could not roll back a pair).
+            if self.stop is None and report.get("code") and report.get("stopped"):
+                self.stop, self.code = " ".join(str(report["stopped"]).split()), report["code"]
             self.on_end(now)
             changed = True
         stop = facts.get("runbook_stop")

@@ -22,3 +22,14 @@ def test_the_documented_table_is_the_catalogue():
     rows = {m.group(1): (m.group(2), m.group(3)) for m in
             re.finditer(r"^\| `(ESC-[A-Z]+-\d{3})` \| (.+?) \| (.+?) \|$", text, re.M)}
     assert rows == CATALOGUE
+
+
+
+def test_every_code_is_named_by_a_test_of_a_real_run():
+    """Each code is named in the engine's, the lab's or the OpenStack lab's tests (runs of the
+    playbooks that produce it), not only in this catalogue's own tests."""
+    named = set()
+    for folder in ("tests/unit/engine", "tests/integration", "tests/openstack"):
+        for path in (ROOT / folder).glob("test_*.py"):
+            named |= set(CODE.findall(path.read_text()))
+    assert sorted(set(CATALOGUE) - named) == []
