@@ -241,15 +241,18 @@ class RunStatus:
         return float(comp.get("expected_duration_s") or 0)
 
     def components(self):
+        """Per component and site (one row per component when the campaign has no sites)."""
         out = []
         for comp in (self.plan or {}).get("components", []):
-            mine = [b for b in self._batches() if b["component"] == comp["name"]]
-            done = [b for b in mine if b["index"] in self.batch_done]
-            current = next((b for b in mine if b["index"] in self.batch_started and b["index"] not in self.batch_done),
-                           None)
-            out.append({"component": comp["name"], "version": comp.get("version"), "batches_done": len(done),
-                        "batches_total": len(mine),
-                        "current_batch": (mine.index(current) + 1) if current else None})
+            ours = [b for b in self._batches() if b["component"] == comp["name"]]
+            for site in dict.fromkeys(b.get("site") for b in ours) or [None]:
+                mine = [b for b in ours if b.get("site") == site]
+                done = [b for b in mine if b["index"] in self.batch_done]
+                current = next((b for b in mine if b["index"] in self.batch_started
+                                and b["index"] not in self.batch_done), None)
+                out.append({"component": comp["name"], "site": site, "version": comp.get("version"),
+                            "batches_done": len(done), "batches_total": len(mine),
+                            "current_batch": (mine.index(current) + 1) if current else None})
         return out
 
     def eta(self, now):
@@ -296,7 +299,8 @@ class RunStatus:
                  f"elapsed {_clock(data['elapsed_s'])}{eta}"]
         for comp in data["components"]:
             current = f", batch {comp['current_batch']} under way" if comp["current_batch"] else ""
-            lines.append(f"  {comp['component']:<20} {comp['batches_done']}/{comp['batches_total']} batches{current}")
+            site = f" @{comp['site']}" if comp["site"] else ""
+            lines.append(f"  {comp['component'] + site:<28} {comp['batches_done']}/{comp['batches_total']} batches{current}")
         busy = [(k, v) for k, v in data["nodes"].items() if v["step"] and v["step"] != "done" or v["result"]]
         for name, node in busy[-40:]:
             state = node["result"] or node["step"]

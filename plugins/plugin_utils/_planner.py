@@ -49,7 +49,8 @@ def run_hosts(components):
             names = [pair_name(comp["name"], h) for h in members]
             witness = f"escalator-batch-{index + 1}"
             batches.append({"index": index, "component": comp["name"], "pairs": names, "witness": witness,
-                            "first": k == 0, "last": k == len(comp["batch_hosts"]) - 1})
+                            "first": k == 0, "last": k == len(comp["batch_hosts"]) - 1,
+                            "site": (comp.get("batch_sites") or [None] * (k + 1))[k]})
             hosts += [{"name": n, "host": h, "component": comp["name"], "batch": index}
                       for n, h in zip(names, members)]
             hosts.append({"name": witness, "host": None, "component": comp["name"], "batch": index})
@@ -351,8 +352,8 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
             for h in b.members:
                 if h in host_budgets:
                     host_budgets[h].append(k)
-        batches, bound = [], 0
-        for _site, site_hosts in _sites(campaign, up, groups, cpath, errors):
+        batches, batch_sites, bound = [], [], 0
+        for site, site_hosts in _sites(campaign, up, groups, cpath, errors):
             if errors:
                 break
             in_site = [0] * len(budgets)
@@ -361,7 +362,9 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
                     in_site[k] += 1
             site_budgets = [_Budget(b.name, b.members, b.size, in_site[k], b.down, b.allowed, b.rule)
                             for k, b in enumerate(budgets)]
-            batches += pack(site_hosts, host_budgets, site_budgets, campaign["canary"])
+            packed = pack(site_hosts, host_budgets, site_budgets, campaign["canary"])
+            batches += packed
+            batch_sites += [site] * len(packed)
             bound += lower_bound(site_budgets)
         expected = comp["expected_duration"]
         phases = {when: [_step(step, expected, campaign["timeout_margin"],
@@ -381,6 +384,8 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
             "hosts": [h for batch in batches for h in batch],
             "batches": [len(b) for b in batches],
             "batch_hosts": batches,
+            # The site of each batch (sites.one_at_a_time), else none.
+            "batch_sites": batch_sites,
             "canary": batches[0][0] if batches and campaign["canary"] else None,
             "lower_bound": bound,
             "budgets": [b.as_dict() for b in budgets],

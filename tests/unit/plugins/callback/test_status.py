@@ -81,7 +81,7 @@ def test_a_failed_node_shows_restore_then_its_result_and_the_stop(status):
     assert data["running"] is False and data["phase"] == "done" and data["elapsed_s"] == 40.0 and data["eta_s"] is None
     table = status.table(1041.0)
     assert "keystone@ctl1" in table and "failed, restored" in table and "stopped: Upgrade of keystone" in table
-    assert "keystone             1/2 batches" in table
+    assert "keystone                     1/2 batches" in table
 
 
 def test_a_rollback_follows_the_rollback_pairs():
@@ -128,3 +128,23 @@ def test_the_audit_events_tell_each_step_with_its_duration_and_each_failure_with
     first = status.events[0]
     assert first["time"].endswith("+00:00") and first["user"] == "ops@ctl" and first["run_id"] == status.run_id
     assert first["campaign"] == "two" and first["component"] == "keystone"
+
+
+def test_a_campaign_done_site_by_site_has_a_row_per_component_and_site():
+    campaign = copy.deepcopy(CAMPAIGN)
+    campaign["sites"] = {"match": "site_*", "one_at_a_time": True}
+    groups = dict(GROUPS, site_a=["ctl1", "cmp1", "cmp2"], site_b=["ctl2", "cmp3", "cmp4"])
+    s = RunStatus(now=1000.0)
+    s.on_play("Plan the run")
+    s.on_facts("localhost", {"escalator_plan": build_plan(validate(campaign), groups)}, 1001.0)
+    s.on_play("Upgrade, batch by batch")
+    upgrade(s, "keystone@ctl1", 1010.0, 1020.0)
+    rows = [(c["component"], c["site"], c["batches_done"], c["batches_total"]) for c in s.components()]
+    assert rows == [("keystone", "site_a", 1, 1), ("keystone", "site_b", 0, 1),
+                    ("nova", "site_a", 0, 1), ("nova", "site_b", 0, 1)]
+    assert "keystone @site_a" in s.table(1021.0) and "1/1 batches" in s.table(1021.0)
+
+
+def test_without_sites_the_rows_name_none(status):
+    assert [c["site"] for c in status.components()] == [None, None]
+    assert "@" not in status.table(1002.0).splitlines()[1]
