@@ -24,7 +24,6 @@ def test_the_documented_table_is_the_catalogue():
     assert rows == CATALOGUE
 
 
-
 def test_every_code_is_named_by_a_test_of_a_real_run():
     """Each code is named in the engine's, the lab's or the OpenStack lab's tests (runs of the
     playbooks that produce it), not only in this catalogue's own tests."""
