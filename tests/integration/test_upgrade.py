@@ -59,6 +59,9 @@ def failing_campaign(tmp_path, on_failure):
     """The lab campaign with a check that fails once a node marked with MARKER runs 29.1.0."""
     campaign = yaml.safe_load((ROOT / "campaigns" / "lab.yml").read_text())
     campaign["components"][0]["on_failure"] = on_failure
+    # The injected failure never clears: its node's checks are given 40 s, not the node's
+    # whole limit (270 s), before it counts as failed; Keystone restarts within that.
+    campaign["components"][0]["verify_timeout"] = "40s"
     campaign["components"][0]["verify"].append({
         "name": "injected failure", "type": "command",
         "command": f"test ! -e {MARKER} -o \"$(readlink /opt/keystone/current)\" != /opt/keystone/29.1.0"})
