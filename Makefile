@@ -94,9 +94,8 @@ demo-openstack: deps venv artifacts
 	@$(MAKE) --no-print-directory lab-openstack
 	@lab/demo.sh openstack
 
-UNIT_TESTS ?= tests/unit
 unit: venv
-	@pytest -q --durations=8 $(UNIT_TESTS)
+	@pytest -q --durations=8 tests/unit
 
 # ansible-test wants the collection under ansible_collections/<ns>/<name>: sanity runs
 # on a copy of the tracked files laid out that way, in a venv of its own where

@@ -44,13 +44,14 @@ def run_hosts(components):
     """
     hosts, serial, batches = [], [], []
     for comp in components:
+        sites = comp.get("batch_sites") or [None] * len(comp["batch_hosts"])  # none in older plans
         for k, members in enumerate(comp["batch_hosts"]):
             index = len(batches)
             names = [pair_name(comp["name"], h) for h in members]
             witness = f"escalator-batch-{index + 1}"
             batches.append({"index": index, "component": comp["name"], "pairs": names, "witness": witness,
                             "first": k == 0, "last": k == len(comp["batch_hosts"]) - 1,
-                            "site": (comp.get("batch_sites") or [None] * (k + 1))[k]})
+                            "site": sites[k]})
             hosts += [{"name": n, "host": h, "component": comp["name"], "batch": index}
                       for n, h in zip(names, members)]
             hosts.append({"name": witness, "host": None, "component": comp["name"], "batch": index})

@@ -103,7 +103,8 @@ class ProbeRun:
         assert self.proc.returncode == 0, err
         summary = json.loads(out)
         if summary["failed"]:
-            # When and how each failed request ended, to set beside the run's audit log.
+            # When each failed request started (the records' at), how long it waited and how
+            # it ended, to set beside the run's audit log.
             summary["failed_requests"] = [
                 {"at": datetime.datetime.fromtimestamp(rec["at"], datetime.timezone.utc).isoformat(),
                  "seconds": round(rec["end"] - rec["start"], 3), "kind": rec["kind"],
