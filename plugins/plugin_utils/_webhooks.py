@@ -90,12 +90,13 @@ def sign(secret, body, msg_id=None, now=None, field="secret"):
     return {"webhook-id": msg_id, "webhook-timestamp": str(int(stamp.timestamp())), "webhook-signature": signature}
 
 
-def verify(secret, body, headers, seen=None, now=None, field="secret"):
+def verify(secret, body, headers, seen=None, now=None, field="secret", empty_ok=False):
     """The JSON object a signed request carries.
 
     Raises WebhookError with a short reason: unsigned, outside the 5-minute window, bad
     signature, replayed (its webhook-id is in seen, which is then updated), or malformed
-    (not UTF-8 JSON holding an object). The reason never holds the secret."""
+    (not UTF-8 JSON holding an object). The reason never holds the secret. With empty_ok,
+    a signed empty body (a GET's) is accepted and gives None."""
     signer = _signer(secret, field)
     lowered = {str(k).lower(): str(v) for k, v in headers.items()}
     msg_id = lowered.get("webhook-id", "")
@@ -120,6 +121,8 @@ def verify(secret, body, headers, seen=None, now=None, field="secret"):
         if msg_id in seen:
             raise WebhookError(f"replayed: webhook-id {msg_id[:80]} was already received")
         seen.add(msg_id)
+    if empty_ok and not text:
+        return None
     try:
         data = json.loads(text)
     except ValueError:
@@ -224,12 +227,22 @@ def deliver(hook, event, deadline, retries=3, backoff=0.5, opener=open_url, cloc
     """Send event to one checked webhook, retrying within deadline (a clock() value).
 
     Returns {name, event, ok, status, attempts, seconds, error}: never the url or the secret."""
-    started = clock()
     body_obj, content_type = payload(hook["format"], event)
-    body = json.dumps(body_obj, sort_keys=True).encode()
-    record = {"name": hook["name"], "event": event["event"], "format": hook["format"], "ok": False,
-              "status": None, "attempts": 0, "seconds": 0.0, "error": None}
+    record = post_signed(hook["url"], hook["secret"], json.dumps(body_obj, sort_keys=True).encode(), content_type,
+                         deadline, timeout=hook["timeout"], validate_certs=hook["validate_certs"], retries=retries,
+                         backoff=backoff, opener=opener, clock=clock, sleep=sleep)
+    return dict({"name": hook["name"], "event": event["event"], "format": hook["format"]}, **record)
+
+
+def post_signed(url, secret, body, content_type, deadline, timeout=10.0, validate_certs=True, retries=3, backoff=0.5,
+                opener=open_url, clock=time.monotonic, sleep=time.sleep, method="POST"):
+    """Send body (bytes) signed with secret to url, retrying a transport error, a 408, 425,
+    429 or 5xx with backoff while deadline (a clock() value) allows. Never raises.
+
+    Returns {ok, status, attempts, seconds, error, id}: never the url or the secret."""
+    started = clock()
     msg_id = f"msg_{uuid.uuid4().hex}"  # the same id on every attempt: a receiver can drop duplicates
+    record = {"ok": False, "status": None, "attempts": 0, "seconds": 0.0, "error": None, "id": msg_id}
     wait = backoff
     while record["attempts"] <= retries:
         left = deadline - clock()
@@ -237,11 +250,10 @@ def deliver(hook, event, deadline, retries=3, backoff=0.5, opener=open_url, cloc
             record["error"] = record["error"] or "no time left"
             break
         record["attempts"] += 1
-        headers = dict(sign(hook["secret"], body, msg_id=msg_id), **{"Content-Type": content_type})
+        headers = dict(sign(secret, body, msg_id=msg_id), **{"Content-Type": content_type})
         try:
-            response = opener(hook["url"], data=body, headers=headers, method="POST",
-                              timeout=max(0.1, min(hook["timeout"], left)), validate_certs=hook["validate_certs"],
-                              follow_redirects="none")
+            response = opener(url, data=body, headers=headers, method=method, timeout=max(0.1, min(timeout, left)),
+                              validate_certs=validate_certs, follow_redirects="none")
             record["status"] = getattr(response, "status", None) or response.getcode()
             record["ok"] = True
             record["error"] = None
