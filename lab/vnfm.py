@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: OPNFV Escalator developers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 """The lab's VNF manager: the reference consumer of Escalator's maintenance notifications.
@@ -8,8 +7,8 @@ the OpenStack Fenix project protocol, as a Fenix-speaking VNFM does:
 
 - ``POST /maintenance`` takes an AODH event alarm whose event is ``maintenance.planned``
   (a project state) or ``maintenance.host`` (a host going into or out of maintenance).
-- For ``MAINTENANCE`` it reads the instance list at ``instance_ids`` and says ACK when every
-  one is its own; for ``PREPARE_MAINTENANCE`` / ``PLANNED_MAINTENANCE`` it moves its active
+- For ``MAINTENANCE`` it reads the instance list at ``instance_ids`` and says ACK (with
+  ``--strict``, only when every one is its own); for ``PREPARE_MAINTENANCE`` / ``PLANNED_MAINTENANCE`` it moves its active
   role to a member that is not on the list *before* it answers ACK with an instance action
   per instance; for ``MAINTENANCE_COMPLETE`` it says ACK; ``INSTANCE_ACTION_DONE`` and the
   host events are recorded.
@@ -34,7 +33,6 @@ import sys
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 import uuid
 
@@ -172,8 +170,12 @@ class Manager:
         current = self.state()
         members = current.get("members") or []
         if state == "MAINTENANCE":
+            # Instances of the project that are not the VNF's: refused with --strict, else
+            # left to the VIM (the lab's project also holds standalone instances).
             foreign = [i for i in listed if members and i not in members]
-            return self.reply(payload, "NACK" if foreign else "ACK")
+            if foreign:
+                self.log(kind="foreign", instances=foreign)
+            return self.reply(payload, "NACK" if foreign and self.opts.strict else "ACK")
         if state in ("PREPARE_MAINTENANCE", "PLANNED_MAINTENANCE", "SCALE_IN"):
             if current.get("active") in listed:
                 spare = [m for m in members if m not in listed]
@@ -243,6 +245,7 @@ def main(argv=None):
     parser.add_argument("--state-file", required=True, help="JSON: members (instance ids) and the active one")
     parser.add_argument("--mode-file", required=True)
     parser.add_argument("--log", required=True)
+    parser.add_argument("--strict", action="store_true", help="NACK a maintenance of hosts with instances not the VNF's")
     opts = parser.parse_args(argv)
     server = http.server.ThreadingHTTPServer((opts.bind, opts.port), Handler)
     server.daemon_threads = True

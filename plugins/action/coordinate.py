@@ -28,10 +28,11 @@ PROJECT_SPEC = {
 }
 ARGUMENT_SPEC = {
     "session_id": {"type": "str", "required": True},
-    "state": {"type": "str", "required": True, "choices": list(proto.PROJECT_STATES) + list(proto.HOST_STATES)},
+    "state": {"type": "str", "required": True,
+              "choices": list(proto.PROJECT_STATES) + [s for s in proto.HOST_STATES if s not in proto.PROJECT_STATES]},
+    "event": {"type": "str", "default": "project", "choices": ["project", "host"]},
     "projects": {"type": "list", "elements": "dict", "required": True, "options": PROJECT_SPEC},
     "host": {"type": "str"},
-    "instance_id": {"type": "str"},
     "allowed_actions": {"type": "list", "elements": "str", "default": ["LIVE_MIGRATE", "OWN_ACTION"]},
     "reply_timeout": {"type": "float", "default": 60},
     "policy": {"type": "str", "default": "fail", "choices": list(proto.POLICIES)},
@@ -67,6 +68,7 @@ class _Exchange:
 
     def __init__(self, args, sessions, expects_reply):
         self.args, self.sessions, self.expects_reply = args, sessions, expects_reply
+        self.secrets = {p["project_id"]: p["secret"] for p in args["projects"]}
         self.lock = threading.Condition()
         self.seen = set()
         self.sent_at = {}
@@ -196,7 +198,7 @@ class ActionModule(ActionBase):
         if problem:
             return dict(result, failed=True, msg=problem)
         state = args["state"]
-        host_event = state in proto.HOST_STATES
+        host_event = args["event"] == "host"
         expects_reply = not host_event and proto.PROJECT_STATES[state]
         scheme = "https" if args["tls_certfile"] else "http"
         endpoint = args["public_url"] or f"{scheme}://{args['bind']}:{args['port']}"
@@ -210,7 +212,6 @@ class ActionModule(ActionBase):
         except proto.CoordinationError as exc:
             return dict(result, failed=True, msg=str(exc))
         exchange = _Exchange(args, sessions, expects_reply)
-        exchange.secrets = {p["project_id"]: p["secret"] for p in args["projects"]}
         seen_file = args["replay_file"]
         if seen_file and os.path.exists(seen_file):
             try:
@@ -273,19 +274,28 @@ class ActionModule(ActionBase):
 
     @staticmethod
     def _send(args, exchange, session, deadline):
+        """Deliver the notification to the project's manager: one per instance, each naming
+        it, for INSTANCE_ACTION_DONE. The record of the last (or first failed) delivery."""
         now = time.time()
-        if args["state"] in proto.HOST_STATES:
-            event_type, payload = proto.EVENT_HOST, proto.host_payload(session, args["host"], args["state"])
+        if args["event"] == "host":
+            payloads = [(proto.EVENT_HOST, proto.host_payload(session, args["host"], args["state"]))]
+        elif args["state"] == "INSTANCE_ACTION_DONE":
+            payloads = [(proto.EVENT_PROJECT, proto.project_payload(session, args["state"], now, args["reply_timeout"],
+                                                                    instance_id=i)) for i in session.instances]
         else:
-            event_type = proto.EVENT_PROJECT
-            payload = proto.project_payload(session, args["state"], now, args["reply_timeout"],
-                                            instance_id=args["instance_id"])
-        body = json.dumps(proto.alarm(event_type, payload, now), sort_keys=True).encode()
+            payloads = [(proto.EVENT_PROJECT, proto.project_payload(session, args["state"], now, args["reply_timeout"]))]
         with exchange.lock:
             exchange.sent_at[session.project_id] = time.monotonic()
         project = next(p for p in args["projects"] if p["project_id"] == session.project_id)
-        return post_signed(project["url"], project["secret"], body, "application/json", deadline,
-                           timeout=args["send_timeout"], validate_certs=args["validate_certs"], retries=10)
+        record, attempts = {"ok": True, "status": None, "attempts": 0, "error": None}, 0
+        for event_type, payload in payloads:
+            body = json.dumps(proto.alarm(event_type, payload, now), sort_keys=True).encode()
+            record = post_signed(project["url"], project["secret"], body, "application/json", deadline,
+                                 timeout=args["send_timeout"], validate_certs=args["validate_certs"], retries=10)
+            attempts += record["attempts"]
+            if not record["ok"]:
+                break
+        return dict(record, attempts=attempts)
 
     @staticmethod
     def _result(result, args, exchange, deliveries, waited, expects_reply):
@@ -354,10 +364,11 @@ class ActionModule(ActionBase):
         bad = [a for a in args["allowed_actions"] if a not in proto.ACTIONS]
         if bad:
             return f"allowed_actions: {', '.join(bad)} not among {', '.join(proto.ACTIONS)}"
-        if args["state"] in proto.HOST_STATES and not args["host"]:
-            return f"host: required with state {args['state']}"
-        if (args["state"] == "INSTANCE_ACTION_DONE") != bool(args["instance_id"]):
-            return "instance_id: given with state INSTANCE_ACTION_DONE, and only then"
+        states = proto.HOST_STATES if args["event"] == "host" else proto.PROJECT_STATES
+        if args["state"] not in states:
+            return f"state: {args['state']} is not a {args['event']} state ({', '.join(states)})"
+        if args["event"] == "host" and not args["host"]:
+            return f"host: required with event host ({args['state']} of a host)"
         if bool(args["tls_certfile"]) != bool(args["tls_keyfile"]):
             return "tls_certfile, tls_keyfile: give both or neither"
         if args["public_url"] and urllib.parse.urlsplit(args["public_url"]).scheme not in ("http", "https"):

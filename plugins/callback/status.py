@@ -153,6 +153,9 @@ class RunStatus:
         step = facts.get("__runbook_step")
         if isinstance(step, str) and host in self.nodes and step != "done":
             changed |= self._step(host, step, now)
+        exchange = facts.get("__runbook_exchange")
+        if isinstance(exchange, dict) and host in self.nodes:
+            self._exchange(self.nodes[host], exchange, now)
         if facts.get("__runbook_failed_step") and host in self.nodes:
             entry = self.nodes[host]
             failed = str(facts["__runbook_failed_step"])
@@ -190,6 +193,27 @@ class RunStatus:
                        message=self.stop)
             changed = True
         return changed
+
+    def _exchange(self, entry, exchange, now):
+        """One audit event per project of an exchange with the managers (coordinate)."""
+        state = str(exchange.get("state"))
+        for row in exchange.get("exchanges") or []:
+            if not isinstance(row, dict):
+                continue
+            if row.get("reply"):
+                result = str(row["reply"])
+            elif "reply" in row:
+                result = "no answer" if row.get("delivered") else "not delivered"
+            else:
+                result = "sent" if row.get("delivered") else "not delivered"
+            message = f"{state} to {row.get('project_id')}"
+            if row.get("delivery_error") and not row.get("delivered"):
+                message += f": {row['delivery_error']}"
+            self.event(now, "coordinate", result, obj=entry["host"], component=entry["component"],
+                       duration=_number(row.get("latency_s")), message=message)
+        if exchange.get("rejected"):
+            self.event(now, "coordinate", "rejected", obj=entry["host"], component=entry["component"],
+                       message=f"{exchange['rejected']} request(s) refused while waiting for {state} answers")
 
     def on_end(self, now):
         self.finished = now

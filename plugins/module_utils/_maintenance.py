@@ -402,8 +402,11 @@ class NovaBackend(Backend):
         disabled = service.status == "disabled"
         out = not instances or (self.keep_instances and not self._busy(instances))
         state = ENABLED if disabled and out else DISABLED if not disabled else "transition"
+        projects = {}
+        for server in instances:
+            projects.setdefault(getattr(server, "project_id", None) or "", []).append(server.id)
         return state, {"state": state, "service": service.status, "instances": len(instances),
-                       "reason": getattr(service, "disabled_reason", None)}
+                       "reason": getattr(service, "disabled_reason", None), "projects": projects}
 
     # How many times one instance is asked to move before the host is left to the timeout,
     # and how long after a refusal it is asked again.

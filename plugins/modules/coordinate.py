@@ -11,16 +11,16 @@ version_added: 0.2.0
 description:
   - One step of an OpenStack Fenix maintenance session, run on the controller. Each project
     in O(projects) gets a notification at its O(projects[].url), signed (Standard Webhooks,
-    HMAC-SHA256) with its O(projects[].secret): the AODH event alarm a Fenix-speaking VNFM
-    takes, whose event is C(maintenance.planned) (a project state) or C(maintenance.host)
-    (V(IN_MAINTENANCE) or V(MAINTENANCE_COMPLETE) of O(host)). Deliveries are retried
+    HMAC-SHA256) with its O(projects[].secret) - the AODH event alarm a Fenix-speaking VNFM
+    takes, whose event is C(maintenance.planned) (a project state) or, with O(event=host),
+    C(maintenance.host) (V(IN_MAINTENANCE) or V(MAINTENANCE_COMPLETE) of O(host)). Deliveries are retried
     with backoff within the reply window.
   - For the states that want an answer (V(MAINTENANCE), V(SCALE_IN),
     V(PREPARE_MAINTENANCE), V(PLANNED_MAINTENANCE), V(MAINTENANCE_COMPLETE)) it serves, on
     O(bind):O(port) while it waits, the notification's C(reply_url),
-    C(/v1/maintenance/<session_id>/<project_id>/) - C(GET) gives C({"instance_ids": [...]}),
-    the project's instances on the host; C(PUT) takes C({"session_id", "state":
-    "ACK_<state>"|"NACK_<state>", "instance_actions": {id: action}}).
+    C(/v1/maintenance/<session_id>/<project_id>/) - C(GET) gives C({"instance_ids":[...]}),
+    the project's instances on the host; C(PUT) takes C({"session_id", "state":"ACK_<state>"|"NACK_<state>",
+    "instance_actions":{id:action}}).
   - Only requests signed with the project's secret, within 5 minutes of now, never seen
     before (by C(webhook-id), kept in O(replay_file) across calls), for this session and a
     project notified in it, and naming the awaited state are accepted. Everything else is
@@ -53,6 +53,14 @@ options:
     required: true
     choices: [MAINTENANCE, SCALE_IN, PREPARE_MAINTENANCE, PLANNED_MAINTENANCE, INSTANCE_ACTION_DONE, MAINTENANCE_COMPLETE,
               IN_MAINTENANCE]
+  event:
+    description:
+      - V(project) sends C(maintenance.planned) with a project O(state) (all but V(IN_MAINTENANCE));
+        V(host) sends C(maintenance.host) with V(IN_MAINTENANCE) or V(MAINTENANCE_COMPLETE) of O(host),
+        which takes no answer.
+    type: str
+    default: project
+    choices: [project, host]
   projects:
     description: The projects to notify, each with its manager's endpoint and the secret shared with it.
     type: list
@@ -74,15 +82,14 @@ options:
         type: str
         required: true
       instances:
-        description: The project's instances on the host, listed by C(GET) on its C(reply_url).
+        description:
+          - The project's instances on the host, listed by C(GET) on its C(reply_url).
+          - With V(INSTANCE_ACTION_DONE), the project gets one notification per instance, each naming it in C(instance_ids).
         type: list
         elements: str
         default: []
   host:
-    description: The host in maintenance; required with V(IN_MAINTENANCE) and V(MAINTENANCE_COMPLETE) host events, and sent in C(metadata).
-    type: str
-  instance_id:
-    description: The instance whose action is done, with V(INSTANCE_ACTION_DONE) and only then.
+    description: The host in maintenance; required with O(event=host), and sent in C(metadata).
     type: str
   allowed_actions:
     description: What the manager may choose per instance in its answer.

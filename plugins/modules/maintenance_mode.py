@@ -43,9 +43,13 @@ options:
     type: str
     required: true
   state:
-    description: C(enabled) = in maintenance, carrying no work; C(disabled) = in service.
+    description:
+      - C(enabled) = in maintenance, carrying no work; C(disabled) = in service.
+      - C(query) reads the node's state and changes nothing; with the C(nova) backend,
+        C(before.projects) gives each project's instances on the host (what
+        M(opnfv.escalator.coordinate) tells the projects' managers of).
     type: str
-    choices: [enabled, disabled]
+    choices: [enabled, disabled, query]
     required: true
   backend:
     description: How the node is taken out of service.
@@ -231,7 +235,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             node=dict(type="str", required=True),
-            state=dict(type="str", required=True, choices=["enabled", "disabled"]),
+            state=dict(type="str", required=True, choices=["enabled", "disabled", "query"]),
             backend=dict(type="str", required=True, choices=["haproxy", "nova", "pacemaker", "command"]),
             timeout=dict(type="int", default=300),
             haproxy=dict(type="dict", options=BACKEND_OPTIONS["haproxy"]),
@@ -245,6 +249,9 @@ def main():
     errors = (MaintenanceError,) + ((openstack.exceptions.SDKException,) if openstack else ())
     try:
         backend = _backend(module)
+        if module.params["state"] == "query":
+            dummy, before = backend.read()
+            module.exit_json(changed=False, before=before, after=before)
         changed, before, after = set_maintenance(backend, module.params["state"], module.params["timeout"],
                                                  module.check_mode)
     except errors as exc:

@@ -333,10 +333,9 @@ def _component(c, comp, path, base_dir):
         # failed (and is restored): by default the node's whole time limit.
         "verify_timeout": c.duration(m["verify_timeout"], f"{path}.verify_timeout") if "verify_timeout" in m else None,
         "on_failure": c.string(m.get("on_failure", "rollback_batch"), f"{path}.on_failure", choices=ON_FAILURE),
-        "coordination": _coordination(c, m["coordination"], f"{path}.coordination") if "coordination" in m else None,
-        "phases": _phases(c, m.get("phases", {}), f"{path}.phases",
-                          ((m.get("maintenance") or {}).get("backend") or "none") if isinstance(m.get("maintenance"), dict)
-                          else "none"),
+        "coordination": _coordination(c, m["coordination"], f"{path}.coordination", _backend_of(m))
+        if "coordination" in m else None,
+        "phases": _phases(c, m.get("phases", {}), f"{path}.phases", _backend_of(m)),
         "upgrade": _upgrade(c, m.get("upgrade", {"method": "tasks"}), f"{path}.upgrade"),
         "rollback_check": _step(c, m["rollback_check"], f"{path}.rollback_check",
                                 optional=("expected_duration", "success", "run_on", "once"))
@@ -358,6 +357,12 @@ def _component(c, comp, path, base_dir):
     if "expected_duration" in m:
         out["expected_duration"] = c.duration(m["expected_duration"], f"{path}.expected_duration")
     return out
+
+
+def _backend_of(m):
+    """The component's maintenance backend as written, none when absent or malformed."""
+    maintenance = m.get("maintenance")
+    return ((maintenance.get("backend") or "none") if isinstance(maintenance, dict) else "none")
 
 
 def _budget_fields(c, m, path, default_max=None):
@@ -512,20 +517,80 @@ def _checks(c, value, path):
     return value
 
 
-def _coordination(c, value, path):
-    m = c.mapping(value, path, ("timeout",), ("url", "command", "required"))
+COORDINATION_POLICIES = ("fail", "pause", "skip_host")
+COORDINATION_ACTIONS = ("MIGRATE", "LIVE_MIGRATE", "OWN_ACTION")
+_PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_SECRET_RE = re.compile(r"^(whsec_[A-Za-z0-9+/=]{32,}|.*\{\{.*\}\}.*)$", re.S)
+
+
+def _coordination(c, value, path, backend="none"):
+    """The managers (VNFMs) told before a host goes out: per project its endpoint and
+    secret, how a host's instances are found, where replies come, and what a NACK does."""
+    m = c.mapping(value, path, ("projects", "listen"),
+                  ("instances", "timeout", "on_decline", "required", "allowed_actions"))
     if m is None:
         return None
-    if ("url" in m) == ("command" in m):
-        c.error(path, "needs exactly one of url or command")
-    for key in ("url", "command"):
-        if key in m:
-            c.string(m[key], f"{path}.{key}")
+    projects = {}
+    given = m.get("projects")
+    if "projects" in m and (not isinstance(given, dict) or not given):
+        c.error(f"{path}.projects", f"must be a mapping of project ID to its manager's url and secret, got "
+                                    f"{_type_name(given)}")
+    for pid, manager in (given.items() if isinstance(given, dict) else ()):
+        where = f"{path}.projects.{pid}"
+        if not isinstance(pid, str) or not (pid == "*" or _PROJECT_ID_RE.match(pid)):
+            c.error(where, "a project ID is 1 to 64 letters, digits and . _ -, or * for every project without "
+                           "an entry of its own")
+            continue
+        mm = c.mapping(manager, where, ("url", "secret"))
+        if mm is None:
+            continue
+        url = c.string(mm.get("url"), f"{where}.url") if "url" in mm else None
+        if url and "{{" not in url and not re.match(r"^https?://[^/\s]+", url):
+            c.error(f"{where}.url", f"must be an http:// or https:// URL, got '{url[:80]}'")
+        secret = mm.get("secret")
+        if "secret" in mm and (not isinstance(secret, str) or not _SECRET_RE.match(secret)):
+            # Never shown: the field is named, not its value.
+            c.error(f"{where}.secret", "must be a Standard Webhooks secret (whsec_ and base64), best given as "
+                                       "a template such as '{{ vault_vnfm_secret }}'")
+        projects[pid] = True
+    instances = None
+    if "instances" in m:
+        im = c.mapping(m["instances"], f"{path}.instances", ("command",), ("run_on",))
+        if im is not None:
+            instances = {"command": c.string(im.get("command"), f"{path}.instances.command") if "command" in im
+                         else None, "run_on": c.string(im["run_on"], f"{path}.instances.run_on") if "run_on" in im
+                         else None}
+    elif backend != "nova":
+        c.error(f"{path}.instances", "is required unless maintenance.backend is nova (which asks Nova): a command "
+                                     "that prints the host's instances per project as JSON")
+    listen = {}
+    lm = c.mapping(m["listen"], f"{path}.listen", ("port",), ("bind", "public_url")) if "listen" in m else None
+    if lm is not None:
+        port = lm.get("port")
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            number = isinstance(port, (int, float)) and not isinstance(port, bool)
+            c.error(f"{path}.listen.port",
+                    f"must be a TCP port (1 to 65535), got {shown_number(port) if number else _type_name(port)}")
+        else:
+            listen["port"] = port
+        listen["bind"] = c.string(lm.get("bind", "127.0.0.1"), f"{path}.listen.bind")
+        if "public_url" in lm:
+            public = c.string(lm["public_url"], f"{path}.listen.public_url")
+            if public and not re.match(r"^https?://[^/\s]+", public):
+                c.error(f"{path}.listen.public_url", f"must be an http:// or https:// URL, got '{public[:80]}'")
+            listen["public_url"] = public
+    actions = c.string_list(m.get("allowed_actions", ["LIVE_MIGRATE", "OWN_ACTION"]), f"{path}.allowed_actions")
+    for i, action in enumerate(actions):
+        if action not in COORDINATION_ACTIONS:
+            c.error(f"{path}.allowed_actions[{i}]", f"must be one of {', '.join(COORDINATION_ACTIONS)}, got '{action}'")
     return {
-        "url": m.get("url"),
-        "command": m.get("command"),
-        "timeout": c.duration(m["timeout"], f"{path}.timeout") if "timeout" in m else None,
+        "projects": sorted(projects),
+        "instances": instances,
+        "listen": listen,
+        "timeout": c.duration(m["timeout"], f"{path}.timeout") if "timeout" in m else 60.0,
+        "on_decline": c.string(m.get("on_decline", "fail"), f"{path}.on_decline", choices=COORDINATION_POLICIES),
         "required": c.boolean(m.get("required", True), f"{path}.required"),
+        "allowed_actions": actions,
     }
 
 

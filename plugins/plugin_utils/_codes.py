@@ -46,6 +46,17 @@ CATALOGUE = {
     "ESC-RESTORE-001": ("The node failed and its restore failed too: it is left out of service.",
                         "Repair the node by hand, then run upgrade.yml again (it puts the node back), or "
                         "rollback.yml."),
+    "ESC-COORD-001": ("A project's manager (VNFM) declined the host's maintenance (NACK), did not answer in time, "
+                      "could not be reached, or the project has no manager registered, and the coordination "
+                      "policy is fail. The host was left in service, unchanged.",
+                      "Read the manager's answer in the report and audit log; run again when it agrees."),
+    "ESC-COORD-002": ("As ESC-COORD-001, with the coordination policy pause: the run paused before the host, "
+                      "which was left in service, unchanged.",
+                      "Run upgrade.yml again when the manager is ready: it resumes with that host."),
+    "ESC-COORD-003": ("The managers kept host(s) out of the maintenance (policy skip_host): the component's other "
+                      "hosts were upgraded, its steps after the last node were not run and the run stopped "
+                      "after the component.",
+                      "Run upgrade.yml again when the managers agree: it resumes with the hosts left."),
     "ESC-NODE-001": ("A node became unreachable or crashed during its upgrade; it is left as it was.",
                      "Bring the host back and run again; playbooks/status.yml says what the run would do."),
     "ESC-ROLLBACK-001": ("The rollback was refused: no such run, nothing to roll back, or a component's rollback "

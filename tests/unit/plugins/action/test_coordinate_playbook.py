@@ -85,15 +85,17 @@ def test_the_exchange_of_a_host_maintenance_in_order_with_the_active_member_move
         assert row["reply"] == f"ACK_{state}" and row["delivered"] and row["listed"] == 1
         assert 0 < row["latency_s"] < 8
     assert row["instance_actions"] == {"i-a": "LIVE_MIGRATE"}
-    for state, extra in (("INSTANCE_ACTION_DONE", {"instance_id": "i-a"}), ("IN_MAINTENANCE", {}),
-                         ("MAINTENANCE_COMPLETE", {})):
+    for state, extra in (("INSTANCE_ACTION_DONE", {}), ("IN_MAINTENANCE", {"event": "host"}),
+                         ("MAINTENANCE_COMPLETE", {"event": "host"}), ("MAINTENANCE_COMPLETE", {})):
         rc, out = exchange(tmp_path, vnfm, state, **extra)
         assert rc == 0 and out["decision"] == "go", out
     time.sleep(0.5)
     log = vnfm.log()
     got = [r["state"] for r in log if r["kind"] in ("notification", "host")]
     assert got == ["MAINTENANCE", "PLANNED_MAINTENANCE", "INSTANCE_ACTION_DONE", "IN_MAINTENANCE",
-                   "MAINTENANCE_COMPLETE"]
+                   "MAINTENANCE_COMPLETE", "MAINTENANCE_COMPLETE"]
+    assert [r["reply"] for r in log if r["kind"] == "reply"] == [
+        "ACK_MAINTENANCE", "ACK_PLANNED_MAINTENANCE", "ACK_MAINTENANCE_COMPLETE"]
     # The active role left i-a (on the host) before the ACK of PLANNED_MAINTENANCE went out.
     switched = next(i for i, r in enumerate(log) if r["kind"] == "switched")
     acked = next(i for i, r in enumerate(log) if r.get("reply") == "ACK_PLANNED_MAINTENANCE")
@@ -157,5 +159,7 @@ def test_an_unreachable_manager_and_bad_settings(tmp_path, vnfm):
     rc, out = exchange(tmp_path, vnfm, "MAINTENANCE", projects=[dict(bad, url=vnfm.url, secret="short")])
     assert rc != 0 and out["msg"].startswith("projects[0].secret: not base64") or "bytes once decoded" in out["msg"]
     assert "short" not in json.dumps(out)
-    rc, out = exchange(tmp_path, vnfm, "IN_MAINTENANCE", host=None)
-    assert rc != 0 and out["msg"] == "host: required with state IN_MAINTENANCE"
+    rc, out = exchange(tmp_path, vnfm, "IN_MAINTENANCE", host=None, event="host")
+    assert rc != 0 and out["msg"] == "host: required with event host (IN_MAINTENANCE of a host)"
+    rc, out = exchange(tmp_path, vnfm, "IN_MAINTENANCE")
+    assert rc != 0 and out["msg"].startswith("state: IN_MAINTENANCE is not a project state")

@@ -173,7 +173,9 @@ def test_nova_disables_and_migrates_every_instance():
     backend, compute, service = _nova(["vm1", "vm2"])
     changed, before, after = set_maintenance(backend, ENABLED, timeout=60)
     assert changed and before["instances"] == 2 and after == {
-        "state": ENABLED, "service": "disabled", "instances": 0, "reason": "upgrade"}
+        "state": ENABLED, "service": "disabled", "instances": 0, "reason": "upgrade", "projects": {}}
+    # Each project's instances on the host, for the managers told of its maintenance.
+    assert before["projects"] == {"": ["vm1", "vm2"]}
     assert compute.live_migrate_server.call_count == 2
     compute.servers.assert_called_with(all_projects=True, compute_host="cmp1")
     assert set_maintenance(backend, ENABLED, timeout=60)[0] is False
@@ -196,7 +198,8 @@ def test_nova_keep_instances_only_disables_and_waits_for_work_under_way():
     backend.sleep = sleep
     changed, before, after = set_maintenance(backend, ENABLED, timeout=60)
     assert changed and ticks["n"] == 3
-    assert after == {"state": ENABLED, "service": "disabled", "instances": 2, "reason": "upgrade"}
+    assert after == {"state": ENABLED, "service": "disabled", "instances": 2, "reason": "upgrade",
+                     "projects": {"": ["vm1", "new"]}}
     compute.live_migrate_server.assert_not_called()
     assert set_maintenance(backend, ENABLED, timeout=60)[0] is False  # idempotent
     changed, _before, after = set_maintenance(backend, DISABLED, timeout=60)
