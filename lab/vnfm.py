@@ -29,6 +29,7 @@ import hmac
 import http.server
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -68,6 +69,8 @@ class Manager:
     def __init__(self, opts):
         self.opts = opts
         self.key = _key(open(opts.secret_file, encoding="utf-8").read().strip())
+        # Escalator's reply URL over HTTPS: its certificate is checked against this CA file.
+        self.tls = ssl.create_default_context(cafile=opts.ca_file) if opts.ca_file else None
         self.lock = threading.Lock()
         self.last_reply = None  # (url, headers, body) of the last answer, for replay mode
 
@@ -102,7 +105,7 @@ class Manager:
         headers = dict(sign(key or self.key, body), **{"Content-Type": "application/json"})
         request = urllib.request.Request(url, data=body if method != "GET" else None, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # nosec - the lab's loopback URLs
+            with urllib.request.urlopen(request, timeout=10, context=self.tls) as response:  # nosec - loopback
                 return response.status, response.read(), headers
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read(), headers
@@ -129,7 +132,7 @@ class Manager:
             url, headers, data = self.last_reply
             request = urllib.request.Request(url, data=data, headers=headers, method="PUT")
             try:
-                with urllib.request.urlopen(request, timeout=10) as response:  # nosec
+                with urllib.request.urlopen(request, timeout=10, context=self.tls) as response:  # nosec
                     status = response.status
             except urllib.error.HTTPError as exc:
                 status = exc.code
@@ -245,6 +248,7 @@ def main(argv=None):
     parser.add_argument("--state-file", required=True, help="JSON: members (instance ids) and the active one")
     parser.add_argument("--mode-file", required=True)
     parser.add_argument("--log", required=True)
+    parser.add_argument("--ca-file", help="the CA (or certificate) that Escalator's HTTPS reply URL is checked against")
     parser.add_argument("--strict", action="store_true", help="NACK a maintenance of hosts with instances not the VNF's")
     opts = parser.parse_args(argv)
     server = http.server.ThreadingHTTPServer((opts.bind, opts.port), Handler)

@@ -564,7 +564,8 @@ def _coordination(c, value, path, backend="none"):
         c.error(f"{path}.instances", "is required unless maintenance.backend is nova (which asks Nova): a command "
                                      "that prints the host's instances per project as JSON")
     listen = {}
-    lm = c.mapping(m["listen"], f"{path}.listen", ("port",), ("bind", "public_url")) if "listen" in m else None
+    lm = c.mapping(m["listen"], f"{path}.listen", ("port",), ("bind", "public_url", "tls_certfile", "tls_keyfile")) \
+        if "listen" in m else None
     if lm is not None:
         port = lm.get("port")
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
@@ -579,6 +580,11 @@ def _coordination(c, value, path, backend="none"):
             if public and not re.match(r"^https?://[^/\s]+", public):
                 c.error(f"{path}.listen.public_url", f"must be an http:// or https:// URL, got '{public[:80]}'")
             listen["public_url"] = public
+        if ("tls_certfile" in lm) != ("tls_keyfile" in lm):
+            c.error(f"{path}.listen", "give both tls_certfile and tls_keyfile (PEM files on the controller), or neither")
+        for key in ("tls_certfile", "tls_keyfile"):
+            if key in lm:
+                listen[key] = c.string(lm[key], f"{path}.listen.{key}")
     actions = c.string_list(m.get("allowed_actions", ["LIVE_MIGRATE", "OWN_ACTION"]), f"{path}.allowed_actions")
     for i, action in enumerate(actions):
         if action not in COORDINATION_ACTIONS:

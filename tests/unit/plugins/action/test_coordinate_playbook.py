@@ -26,8 +26,35 @@ def free_port():
         return s.getsockname()[1]
 
 
+def certificate(tmp_path):
+    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
+    # pylint: disable=import-outside-toplevel
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "escalator-test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    return tmp_path / "cert.pem", tmp_path / "key.pem"
+
+
 class Vnfm:
-    def __init__(self, tmp_path, members, active):
+    def __init__(self, tmp_path, members, active, ca_file=None):
         self.dir = tmp_path / "vnfm"
         self.dir.mkdir()
         (self.dir / "secret").write_text(SECRET)
@@ -36,7 +63,8 @@ class Vnfm:
         self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
             [sys.executable, str(ROOT / "lab" / "vnfm.py"), "--port", str(self.port), "--secret-file",
              str(self.dir / "secret"), "--state-file", str(self.dir / "state.json"), "--mode-file",
-             str(self.dir / "mode"), "--log", str(self.dir / "log.jsonl")], stdout=subprocess.DEVNULL)
+             str(self.dir / "mode"), "--log", str(self.dir / "log.jsonl"),
+             *(["--ca-file", str(ca_file)] if ca_file else [])], stdout=subprocess.DEVNULL)
         for dummy in range(50):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1).close()
@@ -163,3 +191,18 @@ def test_an_unreachable_manager_and_bad_settings(tmp_path, vnfm):
     assert rc != 0 and out["msg"] == "host: required with event host (IN_MAINTENANCE of a host)"
     rc, out = exchange(tmp_path, vnfm, "IN_MAINTENANCE")
     assert rc != 0 and out["msg"].startswith("state: IN_MAINTENANCE is not a project state")
+
+
+def test_the_reply_url_over_https(tmp_path):
+    cert, key = certificate(tmp_path)
+    manager = Vnfm(tmp_path, ["i-a", "i-b"], "i-a", ca_file=cert)
+    try:
+        rc, out = exchange(tmp_path, manager, "PLANNED_MAINTENANCE", tls_certfile=str(cert), tls_keyfile=str(key))
+        assert rc == 0 and out["decision"] == "go", out
+        assert out["url"].startswith("https://127.0.0.1:")
+        assert out["exchanges"][0]["reply"] == "ACK_PLANNED_MAINTENANCE" and out["exchanges"][0]["listed"] == 1
+        rc, out = exchange(tmp_path, manager, "MAINTENANCE", tls_certfile=str(cert), tls_keyfile=str(tmp_path / "no.pem"))
+        assert rc != 0 and out["msg"].startswith("tls_certfile, tls_keyfile: cannot be loaded")
+    finally:
+        manager.proc.terminate()
+        manager.proc.wait(10)
