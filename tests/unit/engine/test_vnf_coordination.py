@@ -57,7 +57,8 @@ def upgrade(root):
     return run(root, "upgrade.yml", "-e", f"vnfm_secret={SECRET}")
 
 
-def test_every_host_is_coordinated_in_order_and_the_active_member_is_never_on_a_host_in_maintenance(tmp_path, vnfm):
+def test_every_host_is_coordinated_in_order_the_active_member_never_on_a_host_in_maintenance_and_rollback_too(
+        tmp_path, vnfm):
     root = coordinated(tmp_path, vnfm)
     proc = upgrade(root)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
@@ -87,6 +88,21 @@ def test_every_host_is_coordinated_in_order_and_the_active_member_is_never_on_a_
         (e["object"], e["result"], e["message"]) for e in events}
     texts = proc.stdout + proc.stderr + json.dumps(report) + json.dumps(events)
     assert SECRET not in texts and SECRET[6:] not in texts
+
+    # A rollback takes each host out again: the manager is asked first, and its NACK
+    # leaves the pairs as they are (not rolled back, named); with its ACK they go back.
+    vnfm.mode("nack")
+    proc = run(root, "rollback.yml", "-e", f"vnfm_secret={SECRET}")
+    assert proc.returncode == 2, proc.stdout[-6000:] + proc.stderr
+    assert "[ESC-ROLLBACK-002]" in flat(proc) and "the managers declined: vnf answered NACK_MAINTENANCE" in flat(proc)
+    rolled = reports(root, "rollback")[-1]
+    assert {n["result"] for n in rolled["nodes"].values()} == {"rollback failed at coordinate"}, rolled["nodes"]
+    assert set(versions(root, ("keystone",)).values()) == {"2.0"} and out_of_service(root) == []
+    vnfm.mode("ack")
+    proc = run(root, "rollback.yml", "-e", f"vnfm_secret={SECRET}")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert set(versions(root, ("keystone",)).values()) == {"1.0"} and out_of_service(root) == []
+    assert [r["state"] for r in vnfm.log() if r["kind"] == "host"][-2:] == ["IN_MAINTENANCE", "MAINTENANCE_COMPLETE"]
 
 
 @pytest.mark.parametrize("policy, code, words", [
