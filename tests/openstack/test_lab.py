@@ -129,7 +129,9 @@ def test_nova_backend_empties_a_compute_keeps_anti_affinity_and_refuses_what_can
         rc, out = maintenance(first, "enabled", tmp_path)
         assert rc == 0, out
         assert out["changed"] and out["after"] == {"state": "enabled", "service": "disabled", "instances": 0,
-                                                   "reason": "upgrade in progress (opnfv.escalator)"}
+                                                   "reason": "upgrade in progress (opnfv.escalator)", "projects": {}}
+        # Before, each project's instances on it, by ID (what coordination tells their managers of).
+        assert sum(map(len, out["before"]["projects"].values())) == len(by_host[first]), out["before"]
         after = instances_now(hv)
         assert {i["status"] for i in after} == {"ACTIVE"} and first not in {i["host"] for i in after}
         assert len(vnf_hosts()) == len(set(vnf_hosts())) == 3
