@@ -134,6 +134,25 @@ def test_2_the_same_command_resumes_and_upgrades_every_compute(lab, token, inven
     assert {i["status"] for i in after} == {"ACTIVE"} and len(after) == 6
     vnf = [i["host"] for i in after if i["group"] == "vnf-a"]
     assert len(vnf) == len(set(vnf)) == 3
+    # The VNF's manager was told of every compute with instances before it was emptied,
+    # each session whole and in order, and its active member was never on a compute in
+    # maintenance; the report shows every exchange with its latency.
+    vnfm = node(inventory["db"]["hosts"][0]).file("/var/log/lab-vnfm.jsonl").content_string
+    sessions = {}
+    for record in map(json.loads, vnfm.splitlines()):
+        if record["kind"] in ("notification", "host"):
+            sessions.setdefault(record["session_id"], []).append(record)
+    assert sessions, vnfm[-2000:]
+    for session in sessions.values():
+        assert [r["state"] for r in session] == [
+            "MAINTENANCE", "PLANNED_MAINTENANCE", *["INSTANCE_ACTION_DONE"] * len(session[1]["instances"]),
+            "IN_MAINTENANCE", "MAINTENANCE_COMPLETE", "MAINTENANCE_COMPLETE"], session
+        in_maintenance = next(r for r in session if r["state"] == "IN_MAINTENANCE")
+        assert in_maintenance["active"] not in session[1]["instances"], session
+    exchanges = [e for k, n in report["nodes"].items() if k.startswith("nova-compute@") for e in n["coordination"]]
+    replies = [e for e in exchanges if e["state"] == "PLANNED_MAINTENANCE"]
+    assert replies and all(e["reply"] == "ACK_PLANNED_MAINTENANCE" and 0 < e["latency_s"] < 60 for e in replies), \
+        exchanges
     # The computes' last steps ran: the data migrations, and the upgrade check passing on
     # the new release (judged by its named results).
     out = flat(proc)
