@@ -7,18 +7,15 @@ import concurrent.futures
 import http.server
 import json
 import math
-import os
 import re
-import ssl
 import threading
 import time
 import urllib.parse
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.opnfv.escalator.plugins.module_utils._run_state import write_atomic
 from ansible_collections.opnfv.escalator.plugins.plugin_utils import _coordination as proto
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._webhooks import (
-    WebhookError, check_secret, post_signed, verify)
+    WebhookError, check_secret, post_signed, read_seen, serve_tls, verify, write_seen)
 
 PROJECT_SPEC = {
     "project_id": {"type": "str", "required": True},
@@ -212,13 +209,10 @@ class ActionModule(ActionBase):
         except proto.CoordinationError as exc:
             return dict(result, failed=True, msg=str(exc))
         exchange = _Exchange(args, sessions, expects_reply)
-        seen_file = args["replay_file"]
-        if seen_file and os.path.exists(seen_file):
-            try:
-                with open(seen_file, encoding="utf-8") as handle:
-                    exchange.seen = {line.strip() for line in handle if line.strip()}
-            except (OSError, UnicodeDecodeError) as exc:
-                return dict(result, failed=True, msg=f"replay_file: cannot be read: {exc}")
+        try:
+            exchange.seen = read_seen(args["replay_file"])
+        except WebhookError as exc:
+            return dict(result, failed=True, msg=str(exc))
         result.update(changed=False, session_id=args["session_id"], state=state, url=endpoint)
         if not sessions:
             return dict(result, decision="go", exchanges=[], rejected=[], msg="no project to notify")
@@ -232,12 +226,10 @@ class ActionModule(ActionBase):
                             msg=f"bind, port: cannot listen on {args['bind']}:{args['port']}: {exc}")
             if args["tls_certfile"]:
                 try:
-                    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                    context.load_cert_chain(args["tls_certfile"], args["tls_keyfile"])
-                except (OSError, ssl.SSLError) as exc:
+                    serve_tls(server, args["tls_certfile"], args["tls_keyfile"])
+                except WebhookError as exc:
                     server.server_close()
-                    return dict(result, failed=True, msg=f"tls_certfile, tls_keyfile: cannot be loaded: {exc}")
-                server.socket = context.wrap_socket(server.socket, server_side=True)
+                    return dict(result, failed=True, msg=str(exc))
         if self._task.check_mode:
             if server:
                 server.server_close()
@@ -265,11 +257,9 @@ class ActionModule(ActionBase):
             if server:
                 server.shutdown()
                 server.server_close()
-        if seen_file:
-            try:
-                write_atomic(seen_file, "".join(f"{i}\n" for i in sorted(exchange.seen)))
-            except OSError as exc:
-                result.setdefault("warnings", []).append(f"replay_file: could not be written: {exc}")
+        problem = write_seen(args["replay_file"], exchange.seen) if args["replay_file"] else None
+        if problem:
+            result.setdefault("warnings", []).append(problem)
         return self._result(result, args, exchange, deliveries, waited, expects_reply)
 
     @staticmethod

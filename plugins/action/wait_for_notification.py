@@ -6,13 +6,12 @@ from __future__ import annotations
 import http.server
 import json
 import math
-import os
 import ssl
 import time
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.opnfv.escalator.plugins.module_utils._run_state import write_atomic
-from ansible_collections.opnfv.escalator.plugins.plugin_utils._webhooks import WebhookError, check_secret, verify
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._webhooks import (
+    WebhookError, check_secret, read_seen, serve_tls, verify, write_seen)
 
 ARGUMENT_SPEC = {
     "secret": {"type": "str", "required": True, "no_log": True},
@@ -118,13 +117,10 @@ class ActionModule(ActionBase):
         problem = self._check(args)
         if problem:
             return dict(result, failed=True, msg=problem)
-        seen = set()
-        if args["replay_file"] and os.path.exists(args["replay_file"]):
-            try:
-                with open(args["replay_file"], encoding="utf-8") as handle:
-                    seen = {line.strip() for line in handle if line.strip()}
-            except (OSError, UnicodeDecodeError) as exc:
-                return dict(result, failed=True, msg=f"replay_file: cannot be read: {exc}")
+        try:
+            seen = read_seen(args["replay_file"])
+        except WebhookError as exc:
+            return dict(result, failed=True, msg=str(exc))
         settings = dict(args, seen=seen)
         where = f"{'https' if args['tls_certfile'] else 'http'}://{args['bind']}:{args['port']}{args['path']}"
         try:
@@ -134,11 +130,9 @@ class ActionModule(ActionBase):
         try:
             if args["tls_certfile"]:
                 try:
-                    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                    context.load_cert_chain(args["tls_certfile"], args["tls_keyfile"])
-                except (OSError, ssl.SSLError) as exc:
-                    return dict(result, failed=True, msg=f"tls_certfile, tls_keyfile: cannot be loaded: {exc}")
-                server.socket = context.wrap_socket(server.socket, server_side=True)
+                    serve_tls(server, args["tls_certfile"], args["tls_keyfile"])
+                except WebhookError as exc:
+                    return dict(result, failed=True, msg=str(exc))
             if self._task.check_mode:
                 return dict(result, changed=False, url=where, msg=f"check mode: {where} can listen; no wait")
             started = time.monotonic()
@@ -155,11 +149,9 @@ class ActionModule(ActionBase):
             waited = round(time.monotonic() - started, 3)
         finally:
             server.server_close()
-        if args["replay_file"]:
-            try:
-                write_atomic(args["replay_file"], "".join(f"{i}\n" for i in sorted(seen)))
-            except OSError as exc:
-                result.setdefault("warnings", []).append(f"replay_file: could not be written: {exc}")
+        problem = write_seen(args["replay_file"], seen) if args["replay_file"] else None
+        if problem:
+            result.setdefault("warnings", []).append(problem)
         result.update(changed=False, url=where, waited=waited, rejected=server.rejected, ignored=server.ignored,
                       timed_out=server.accepted is None)
         if server.rejected:

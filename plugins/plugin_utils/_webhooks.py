@@ -19,6 +19,8 @@ import datetime
 import hashlib
 import json
 import math
+import os
+import ssl
 import time
 import urllib.parse
 import uuid
@@ -29,6 +31,7 @@ except ImportError:  # the action plugins say so, naming the package
     Webhook = None
 
 from ansible.module_utils.urls import open_url
+from ansible_collections.opnfv.escalator.plugins.module_utils._run_state import write_atomic
 
 LIBRARY_MISSING = (
     "the Python package standardwebhooks is not installed on the controller: "
@@ -130,6 +133,38 @@ def verify(secret, body, headers, seen=None, now=None, field="secret", empty_ok=
     if not isinstance(data, dict):
         raise WebhookError("malformed: the body is JSON but not an object")
     return data
+
+
+def read_seen(path):
+    """The webhook-ids a receiver kept in its replay file (none when path is empty or
+    absent); a WebhookError naming replay_file when it cannot be read."""
+    if not path or not os.path.exists(path):
+        return set()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return {line.strip() for line in handle if line.strip()}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WebhookError(f"replay_file: cannot be read: {exc}") from None
+
+
+def write_seen(path, seen):
+    """Keep seen in the replay file (replaced atomically); a warning when it cannot be."""
+    try:
+        write_atomic(path, "".join(f"{i}\n" for i in sorted(seen)))
+    except OSError as exc:
+        return f"replay_file: could not be written: {exc}"
+    return None
+
+
+def serve_tls(server, certfile, keyfile):
+    """Make a listening server speak HTTPS with certfile and keyfile (PEM); a WebhookError
+    naming them when they cannot be loaded."""
+    try:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise WebhookError(f"tls_certfile, tls_keyfile: cannot be loaded: {exc}") from None
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 
 
 def _rfc3339(stamp):
