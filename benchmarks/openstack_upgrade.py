@@ -60,6 +60,7 @@ def campaign(kind, doc):
         naive = (comp["targets"] == "controllers") == (kind == "controllers_all_at_once")
         if naive:
             comp["maintenance"] = {"backend": "none"}
+            comp.pop("coordination", None)  # nothing is taken out: no manager is told either
             comp["redundancy"] = {"max_unavailable": "100%"}
             for steps in comp.get("phases", {}).values():
                 for step in steps:
