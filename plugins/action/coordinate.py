@@ -15,7 +15,8 @@ import urllib.parse
 from ansible.plugins.action import ActionBase
 from ansible_collections.opnfv.escalator.plugins.plugin_utils import _coordination as proto
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._webhooks import (
-    WebhookError, check_secret, post_signed, read_seen, serve_tls, verify, write_seen)
+    JsonRequestHandler, WebhookError, check_secret, post_signed, read_seen, refusal_status, serve_tls, verify,
+    write_seen)
 
 PROJECT_SPEC = {
     "project_id": {"type": "str", "required": True},
@@ -45,9 +46,7 @@ ARGUMENT_SPEC = {
 }
 MAX_BODY = 64 * 1024
 MAX_TIMEOUT = 24 * 3600
-REQUEST_SECONDS = 5
 _PATH = re.compile(r"^/v1/maintenance/([^/]+)/([^/]+)/?$")
-STATUS = {"unsigned": 401, "bad signature": 401, "stale": 401, "replayed": 409, "malformed": 400}
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -82,25 +81,11 @@ class _Exchange:
         return all(p in self.replies for p in self.sessions)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    timeout = REQUEST_SECONDS
-    server_version = "escalator"
-    sys_version = ""
-
-    def log_message(self, *args):  # pylint: disable=arguments-differ
-        return
-
-    def _answer(self, status, data):
-        body = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+class _Handler(JsonRequestHandler):
 
     def _refuse(self, status, reason):
         self.server.exchange.reject(self.client_address[0], status, reason)
-        self._answer(status, {"result": reason})
+        self.answer(status, {"result": reason})
 
     def _session(self):
         """The project's session the path names, after the signature is checked; None once answered."""
@@ -124,20 +109,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         secret = exchange.secrets[project_id]
         try:
             # A GET is signed over its empty body: only the project's manager reads its list.
-            data = verify(secret, body, dict(self.headers.items()), field=f"projects.{project_id}.secret",
-                          empty_ok=self.command == "GET")
+            # Judged under the lock: of two copies of one request, only the first is taken.
+            with exchange.lock:
+                data = verify(secret, body, dict(self.headers.items()), seen=exchange.seen,
+                              field=f"projects.{project_id}.secret", empty_ok=self.command == "GET")
         except WebhookError as exc:
             reason = str(exc)
-            return self._refuse(STATUS.get(reason.split(":", 1)[0], 400), reason), None
-        msg_id = self.headers.get("webhook-id", "")
-        with exchange.lock:
-            if msg_id in exchange.seen:
-                replayed = True
-            else:
-                replayed = False
-                exchange.seen.add(msg_id)
-        if replayed:
-            return self._refuse(409, f"replayed: webhook-id {msg_id[:60]} was already received"), None
+            return self._refuse(refusal_status(reason), reason), None
         return (project_id, data), True
 
     def do_GET(self):
@@ -148,7 +126,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         exchange = self.server.exchange
         with exchange.lock:
             exchange.listed[project_id] = exchange.listed.get(project_id, 0) + 1
-        return self._answer(200, {"instance_ids": list(exchange.sessions[project_id].instances)})
+        return self.answer(200, {"instance_ids": list(exchange.sessions[project_id].instances)})
 
     def do_PUT(self):
         found, ok = self._session()
@@ -173,7 +151,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 exchange.lock.notify_all()
         if answered:
             return self._refuse(409, f"{project_id} already answered {exchange.args['state']}")
-        return self._answer(200, {"session_id": exchange.args["session_id"], "state": reply.state})
+        return self.answer(200, {"session_id": exchange.args["session_id"], "state": reply.state})
 
     def _not_allowed(self):
         self._refuse(405, f"method {self.command} not allowed: GET the instance list or PUT the reply")
@@ -237,11 +215,9 @@ class ActionModule(ActionBase):
                         msg=f"check mode: would notify {', '.join(sessions)} of {state}; nothing sent")
 
         deliveries = {}
-        worker = None
         try:
             if server:
-                worker = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-                worker.start()
+                threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
             started = time.monotonic()
             deadline = started + args["reply_timeout"]
             with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(sessions))) as pool:
@@ -337,8 +313,8 @@ class ActionModule(ActionBase):
                 return f"{where}.project_id: required, without '/'"
             if ids.count(project["project_id"]) > 1:
                 return f"{where}.project_id: {project['project_id']!r} is given twice"
-            if urllib.parse.urlsplit(project["url"]).scheme not in ("http", "https") or not \
-                    urllib.parse.urlsplit(project["url"]).hostname:
+            url = urllib.parse.urlsplit(project["url"])
+            if url.scheme not in ("http", "https") or not url.hostname:
                 return f"{where}.url: an http:// or https:// URL with a host, not {project['url'][:80]!r}"
             try:
                 check_secret(project["secret"], f"{where}.secret")

@@ -11,7 +11,7 @@ import time
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._webhooks import (
-    WebhookError, check_secret, read_seen, serve_tls, verify, write_seen)
+    JsonRequestHandler, WebhookError, check_secret, read_seen, refusal_status, serve_tls, verify, write_seen)
 
 ARGUMENT_SPEC = {
     "secret": {"type": "str", "required": True, "no_log": True},
@@ -27,9 +27,6 @@ ARGUMENT_SPEC = {
 }
 MAX_BODY = 1024 * 1024
 MAX_TIMEOUT = 7 * 24 * 3600
-# A client gets this long to send its request: a stalled one cannot hold the wait.
-REQUEST_SECONDS = 5
-STATUS = {"unsigned": 401, "bad signature": 401, "stale": 401, "replayed": 409, "malformed": 400}
 
 
 def lookup(data, dotted):
@@ -53,22 +50,10 @@ class _Waiter(http.server.HTTPServer):
         super().__init__(address, _Handler)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    timeout = REQUEST_SECONDS
-    server_version = "escalator"
-    sys_version = ""
-
-    # Requests are recorded, not printed.
-    def log_message(self, *args):  # pylint: disable=arguments-differ
-        return
+class _Handler(JsonRequestHandler):
 
     def _answer(self, status, reason):
-        body = json.dumps({"result": reason}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.answer(status, {"result": reason})
 
     def _reject(self, status, reason):
         self.server.rejected.append({"at": round(time.time(), 3), "remote": self.client_address[0],
@@ -90,7 +75,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             data = verify(settings["secret"], body, dict(self.headers.items()), seen=self.server.seen)
         except WebhookError as exc:
             reason = str(exc)
-            return self._reject(STATUS.get(reason.split(":", 1)[0], 400), reason)
+            return self._reject(refusal_status(reason), reason)
         wanted = settings["match"]
         if any(lookup(data, key) != value for key, value in wanted.items()):
             self.server.ignored += 1

@@ -120,6 +120,14 @@ class _Checker:
                 out.append(s)
         return out
 
+    def port(self, value, path):
+        """A TCP port, 1 to 65535: one above would silently be another port."""
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            self.error(path, f"must be a TCP port, 1 to 65535, got {shown_number(value) if number else _type_name(value)}")
+            return None
+        return value
+
     def boolean(self, value, path):
         if not isinstance(value, bool):
             self.error(path, f"must be true or false, got {_type_name(value)}")
@@ -567,13 +575,8 @@ def _coordination(c, value, path, backend="none"):
     lm = c.mapping(m["listen"], f"{path}.listen", ("port",), ("bind", "public_url", "tls_certfile", "tls_keyfile")) \
         if "listen" in m else None
     if lm is not None:
-        port = lm.get("port")
-        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            number = isinstance(port, (int, float)) and not isinstance(port, bool)
-            c.error(f"{path}.listen.port",
-                    f"must be a TCP port (1 to 65535), got {shown_number(port) if number else _type_name(port)}")
-        else:
-            listen["port"] = port
+        if "port" in lm and c.port(lm["port"], f"{path}.listen.port") is not None:
+            listen["port"] = lm["port"]
         listen["bind"] = c.string(lm.get("bind", "127.0.0.1"), f"{path}.listen.bind")
         if "public_url" in lm:
             public = c.string(lm["public_url"], f"{path}.listen.public_url")
@@ -680,9 +683,7 @@ def _wait_step(c, step, sp):
     if w is None:
         return out
     if "port" in w and not _is_template(w["port"]):
-        port = w["port"]
-        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            c.error(f"{wp}.port", f"must be a TCP port, 1 to 65535, got {shown_number(port)}")
+        c.port(w["port"], f"{wp}.port")
     if "secret" in w and not _is_template(w["secret"]):
         c.error(f"{wp}.secret", "must name a variable that holds it, such as '{{ vault_storage_webhook_secret }}': "
                                 "the campaign is kept with every run, and a secret written in it would be too")

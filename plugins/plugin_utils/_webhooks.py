@@ -17,6 +17,7 @@ import binascii
 import concurrent.futures
 import datetime
 import hashlib
+import http.server
 import json
 import math
 import os
@@ -133,6 +134,37 @@ def verify(secret, body, headers, seen=None, now=None, field="secret", empty_ok=
     if not isinstance(data, dict):
         raise WebhookError("malformed: the body is JSON but not an object")
     return data
+
+
+# The answer to a request refused by verify(), by the first word of its reason.
+REFUSAL_STATUS = {"unsigned": 401, "bad signature": 401, "stale": 401, "replayed": 409, "malformed": 400}
+
+
+def refusal_status(reason):
+    """The HTTP status for a WebhookError's reason from verify()."""
+    return REFUSAL_STATUS.get(reason.split(":", 1)[0], 400)
+
+
+class JsonRequestHandler(http.server.BaseHTTPRequestHandler):
+    """The receivers' request handler: each request has REQUEST_SECONDS to arrive whole (a
+    stalled client cannot hold a wait), requests are recorded by the receiver rather than
+    printed, and answers are JSON."""
+
+    REQUEST_SECONDS = 5
+    timeout = REQUEST_SECONDS
+    server_version = "escalator"
+    sys_version = ""
+
+    def log_message(self, *args):  # pylint: disable=arguments-differ
+        return
+
+    def answer(self, status, data):
+        body = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 def read_seen(path):
