@@ -78,3 +78,8 @@ def instances_now(hv):
     out = subprocess.run([sys.executable, str(ROOT / "lab" / "openstack_workload.py"), "show"],
                          check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out)["instances"]
+
+
+def workload(hv):
+    """The lab's instances, without the probe's own (booted and deleted as it runs)."""
+    return [i for i in instances_now(hv) if not i["name"].startswith("probe-")]

@@ -21,7 +21,7 @@ import pytest
 import testinfra
 import yaml
 
-from conftest import INVENTORY, ROOT, body_of, call, instances_now
+from conftest import INVENTORY, ROOT, body_of, call, workload
 
 STATE = "/tmp/escalator-openstack-test-state"
 MARKER = "/etc/escalator-fail-verify"
@@ -54,11 +54,6 @@ def version(host, software):
 def last_report():
     reports = sorted(pathlib.Path(STATE, "runs").glob("*.report.json"), key=lambda p: p.stat().st_mtime)
     return json.loads(reports[-1].read_text())
-
-
-def workload(hv):
-    """The lab's instances, without the probe's own (booted and deleted as it runs)."""
-    return [i for i in instances_now(hv) if not i["name"].startswith("probe-")]
 
 
 def computes(token, vip):
