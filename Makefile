@@ -25,10 +25,10 @@ DEB_PACKAGES := docker.io debootstrap python3-venv git ca-certificates shellchec
 PROBE_SECONDS ?= 30
 
 .PHONY: ee-context help deps venv venv-path collection artifacts lab-up lab-deploy lab-down demo demo-openstack probe \
-	test checks checks-in-background molecule-then-openstack minimal-in-background unit sanity lint integration integration-openstack lab-openstack lab-openstack-down molecule changelog-lint benchmarks benchmarks-openstack clean
+	test checks checks-in-background molecule-then-openstack minimal-in-background unit sanity lint integration integration-faults integration-openstack lab-openstack lab-openstack-down molecule changelog-lint benchmarks benchmarks-faults benchmarks-openstack clean
 
 help:
-	@echo "make demo | demo-openstack | test | unit | sanity | lint | integration | integration-openstack | molecule | benchmarks | benchmarks-openstack | lab-up | lab-openstack | lab-down | clean"
+	@echo "make demo | demo-openstack | test | unit | sanity | lint | integration | integration-faults | integration-openstack | molecule | benchmarks | benchmarks-faults | benchmarks-openstack | lab-up | lab-openstack | lab-down | clean"
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -123,7 +123,14 @@ lint: venv
 integration: deps venv artifacts
 	@lab/labctl down
 	@$(MAKE) --no-print-directory lab-up
-	@rc=0; pytest -q --durations=12 tests/integration || rc=$$?; lab/labctl down; exit $$rc
+	@rc=0; pytest -q --durations=12 -m "not full_suite" tests/integration || rc=$$?; lab/labctl down; exit $$rc
+
+# The whole fault-injection suite (tests/integration/test_faults.py) on a fresh lab, about
+# 20 minutes; make test runs the part of it that fits CI's time budget (not full_suite).
+integration-faults: deps venv artifacts
+	@lab/labctl down
+	@$(MAKE) --no-print-directory lab-up
+	@rc=0; pytest -q --durations=12 tests/integration/test_faults.py || rc=$$?; lab/labctl down; exit $$rc
 
 # The OpenStack lab from scratch, tested, then removed. make test runs the lab's checks
 # (test_lab.py); OPENSTACK_TESTS=tests/openstack adds the whole upgrade (test_upgrade.py),
@@ -174,6 +181,12 @@ checks-in-background:
 
 minimal-in-background:
 	@nice -n 19 $(MAKE) --no-print-directory molecule MOLECULE_SCENARIOS=minimal MOLECULE_LOG_DIR=$(MOLECULE_LOGS)
+
+# JSON figures: every fault of the fault-injection suite on a fresh lab (about 20 minutes).
+benchmarks-faults: deps venv artifacts
+	@lab/labctl down
+	@$(MAKE) --no-print-directory lab-up
+	@rc=0; python benchmarks/faults.py || rc=$$?; lab/labctl down; exit $$rc
 
 # JSON figures: the planner's speed, then the rolling upgrade three ways on the lab.
 benchmarks: deps venv artifacts

@@ -312,24 +312,71 @@ RUNNERS = {"http": _http, "tcp": _tcp, "service": _service, "process": _process,
            "disk": _disk, "file": _file, "version": _version, "haproxy": _haproxy}
 
 
-def run_checks(checks, run, sleep=time.sleep, clock=time.monotonic):
-    """Run normalized checks; every check gets its retries. Returns a result per check."""
+def _attempt(spec, run):
+    """One try of one check: (ok, detail, extra fields)."""
+    try:
+        # (ok, detail), or (ok, detail, extra fields for the result).
+        ok, detail, *extra = RUNNERS[spec["type"]](spec, run, spec["timeout"] or None)
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # A check must report, never crash the run: an unexpected error is a failure.
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+        extra = [{"version": None}] if spec["type"] == "version" else []
+    return ok, detail, extra
+
+
+def _until_ok(spec, run, sleep, clock, retries):
+    """A check tried until it passes or its retries are spent: its result."""
+    start = clock()
+    attempts = 0
+    while True:
+        attempts += 1
+        ok, detail, extra = _attempt(spec, run)
+        if ok or attempts > retries:
+            break
+        sleep(spec["delay"])
+    return dict(*extra, name=spec["name"], type=spec["type"], ok=ok, detail=detail,
+                attempts=attempts, elapsed=round(clock() - start, 3))
+
+
+def run_checks(checks, run, sleep=time.sleep, clock=time.monotonic, stable=0.0):
+    """Run normalized checks; every check gets its retries. Returns a result per check.
+
+    With ``stable`` (seconds), once every check has passed they are all run again, each
+    ``delay`` apart, until they have kept passing that long: a check that fails in that
+    window (a node that passes once and then fails: it flaps) is tried again within what is
+    left of its retries, and the window starts again once it passes. A check whose retries
+    run out this way fails, saying it flapped."""
     results = []
     for spec in checks:
-        start = clock()
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                # (ok, detail), or (ok, detail, extra fields for the result).
-                ok, detail, *extra = RUNNERS[spec["type"]](spec, run, spec["timeout"] or None)
-            except Exception as exc:  # pylint: disable=broad-exception-caught
-                # A check must report, never crash the run: an unexpected error is a failure.
-                ok, detail = False, f"{type(exc).__name__}: {exc}"
-                extra = [{"version": None}] if spec["type"] == "version" else []
-            if ok or attempts > spec["retries"]:
-                break
-            sleep(spec["delay"])
-        results.append(dict(*extra, name=spec["name"], type=spec["type"], ok=ok, detail=detail,
-                            attempts=attempts, elapsed=round(clock() - start, 3)))
+        results.append(_until_ok(spec, run, sleep, clock, spec["retries"]))
+    if not stable or not checks or not all(r["ok"] for r in results):
+        return results
+    by_name = {r["name"]: r for r in results}
+    left = {spec["name"]: max(spec["retries"] - by_name[spec["name"]]["attempts"] + 1, 0) for spec in checks}
+    flaps = dict.fromkeys(left, 0)
+    delay = min(spec["delay"] for spec in checks)
+    since = clock()
+    while clock() - since < stable:
+        sleep(delay)
+        for spec in checks:
+            name = spec["name"]
+            result = by_name[name]
+            ok, detail, dummy = _attempt(spec, run)
+            result["attempts"] += 1
+            if ok:
+                continue
+            flaps[name] += 1
+            left[name] -= 1  # the failed try is one of its retries
+            while not ok and left[name] > 0:
+                left[name] -= 1
+                sleep(spec["delay"])
+                ok, detail, dummy = _attempt(spec, run)
+                result["attempts"] += 1
+            if not ok:
+                result.update(ok=False, detail=f"passed, then failed within {stable:g} s of passing and kept failing "
+                                               f"(it flaps: {flaps[name]} failure(s) after passing): {detail}")
+                return results
+            since = clock()
+    for result in results:
+        result["stable_s"] = stable
     return results

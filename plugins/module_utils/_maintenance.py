@@ -112,12 +112,19 @@ class Backend:
 
 
 def set_maintenance(backend, wanted, timeout, check_mode=False):
-    """Bring the node to ``wanted`` (ENABLED or DISABLED). Returns (changed, before, after)."""
-    before_state, before = backend.read()
-    if before_state == wanted:
-        return False, before, before
-    if wanted == ENABLED:
-        backend.guard()
+    """Bring the node to ``wanted`` (ENABLED or DISABLED). Returns (changed, before, after).
+
+    An error raised before anything was asked of the backend (its state could not be read,
+    the guard refused) has ``untouched`` set: the node is as it was."""
+    try:
+        before_state, before = backend.read()
+        if before_state == wanted:
+            return False, before, before
+        if wanted == ENABLED:
+            backend.guard()
+    except MaintenanceError as exc:
+        exc.untouched = True
+        raise
     if check_mode:
         return True, before, dict(before, state=wanted)
     if wanted == ENABLED:
@@ -159,22 +166,33 @@ _OP_UP = 2
 
 
 class HAProxyRuntime:
-    """The runtime API over a unix socket path or a host:port TCP address."""
+    """The runtime API over a unix socket path or a host:port TCP address.
 
-    def __init__(self, address, timeout=5.0):
+    An API that cannot be reached (HAProxy reloading, its socket briefly gone) is tried again
+    every ``interval`` seconds for up to ``unreachable_for`` seconds before it is an error:
+    every command sent here (show, set server state) may be sent twice."""
+
+    def __init__(self, address, timeout=5.0, unreachable_for=0.0, interval=1.0, sleep=time.sleep,
+                 clock=time.monotonic):
         self.address = address
         self.timeout = timeout
+        self.unreachable_for = unreachable_for
+        self.interval = interval
+        self.sleep = sleep
+        self.clock = clock
+        # How many times the API could not be reached and was tried again (for the result).
+        self.retried = 0
 
-    def __call__(self, command):
+    def _target(self):
         if self.address.startswith("/"):
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            target = self.address
-        else:
-            host, dummy, port = self.address.rpartition(":")
-            if not host or not port.isdigit():
-                raise MaintenanceError(f"haproxy.socket: {self.address!r} is neither a unix socket path nor host:port")
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            target = (host, int(port))
+            return socket.AF_UNIX, self.address
+        host, dummy, port = self.address.rpartition(":")
+        if not host or not port.isdigit():
+            raise MaintenanceError(f"haproxy.socket: {self.address!r} is neither a unix socket path nor host:port")
+        return socket.AF_INET, (host, int(port))
+
+    def _once(self, family, target, command):
+        sock = socket.socket(family, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:
             sock.connect(target)
@@ -185,13 +203,24 @@ class HAProxyRuntime:
                 if not data:
                     break
                 chunks.append(data)
-        except OSError as exc:
-            raise MaintenanceError(f"cannot reach the HAProxy runtime API at {self.address}: {exc}. Check "
-                                   "haproxy.socket and that the task runs on the load balancer "
-                                   "(delegate_to).") from exc
         finally:
             sock.close()
         return b"".join(chunks).decode(errors="replace")
+
+    def __call__(self, command):
+        family, target = self._target()
+        deadline = self.clock() + max(self.unreachable_for, 0.0)
+        while True:
+            try:
+                return self._once(family, target, command)
+            except OSError as exc:
+                if self.clock() + self.interval > deadline:
+                    waited = f" (tried for {self.unreachable_for:g} s)" if self.unreachable_for > 0 else ""
+                    raise MaintenanceError(f"cannot reach the HAProxy runtime API at {self.address}{waited}: {exc}. "
+                                           "Check haproxy.socket, that HAProxy runs and that the task runs on the "
+                                           "load balancer (delegate_to).") from exc
+                self.retried += 1
+                self.sleep(self.interval)
 
 
 def haproxy_servers(api, backend):

@@ -62,6 +62,16 @@ options:
     description: Seconds a network check may wait for an answer.
     type: float
     default: 10
+  stable:
+    description:
+      - Seconds every check must keep passing once all of them have passed. They are run
+        again, O(delay) apart, for that long; a check that fails in that window (the node
+        passes once and then fails, it flaps) is tried again within what is left of its
+        retries, and the window starts again once it passes. When its retries run out, it
+        fails saying it flapped.
+      - V(0) (the default) takes the first pass.
+    type: float
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -104,12 +114,16 @@ checks:
     type: {description: The check's type., type: str, sample: http}
     ok: {description: Whether it passed., type: bool, sample: true}
     detail: {description: What was seen., type: str, sample: status 201 in 0.045s}
-    attempts: {description: Tries made., type: int, sample: 1}
+    attempts: {description: Tries made (with O(stable), the window's tries too)., type: int, sample: 1}
     elapsed: {description: Seconds spent on this check., type: float, sample: 0.05}
     version:
       description: The version found (null when it could not be read). Only in the results of version checks.
       type: str
       sample: 28.1.0
+    stable_s:
+      description: The seconds every check kept passing. Only when O(stable) is set and every check passed.
+      type: float
+      sample: 3.0
 failed_checks:
   description: Names of the checks that failed.
   returned: always
@@ -145,6 +159,7 @@ def main():
             retries=dict(type="int", default=0),
             delay=dict(type="float", default=1),
             timeout=dict(type="float", default=10),
+            stable=dict(type="float", default=0),
         ),
         supports_check_mode=True,
     )
@@ -155,7 +170,10 @@ def main():
         checks = normalize(module.params["checks"], {k: module.params[k] for k in ("retries", "delay", "timeout")})
     except CheckError as exc:
         module.fail_json(msg=f"Invalid health check: {exc}")
-    results = run_checks(checks, module.run_command)
+    stable = module.params["stable"]
+    if not 0 <= stable <= 3600:  # also refuses .nan
+        module.fail_json(msg=f"stable: must be between 0 and 3600 seconds, got {stable}")
+    results = run_checks(checks, module.run_command, stable=stable)
     failed = [r for r in results if not r["ok"]]
     if failed:
         module.fail_json(msg=f"{len(failed)} of {len(results)} health check(s) failed: "

@@ -161,6 +161,14 @@ guard_refused:
   returned: failure
   type: bool
   sample: true
+untouched:
+  description:
+    - On failure, whether the failure came before anything was asked of the backend (its state could
+      not be read, for example an HAProxy admin socket that could not be reached, or the guard refused).
+      The node is then as it was.
+  returned: failure
+  type: bool
+  sample: true
 before:
   description: The node's state before, as the backend reports it (C(state) and details such as sessions or instances).
   returned: always
@@ -210,7 +218,9 @@ def _backend(module):
     def run(argv):
         return module.run_command(argv)
     if name == "haproxy":
-        return HAProxyBackend(p["node"], settings["backends"], HAProxyRuntime(settings["socket"]),
+        # An admin socket that cannot be reached is tried again for up to the timeout.
+        api = HAProxyRuntime(settings["socket"], unreachable_for=min(p["timeout"], 120))
+        return HAProxyBackend(p["node"], settings["backends"], api,
                               peers=settings["peers"], peers_wait=settings["peers_wait"])
     if name == "nova":
         if openstack is None:
@@ -256,7 +266,8 @@ def main():
                                                  module.check_mode)
     except errors as exc:
         module.fail_json(msg=f"maintenance_mode {module.params['state']} for {module.params['node']} "
-                         f"({module.params['backend']}): {exc}", guard_refused=isinstance(exc, GuardError))
+                         f"({module.params['backend']}): {exc}", guard_refused=isinstance(exc, GuardError),
+                         untouched=getattr(exc, "untouched", False))
     module.exit_json(changed=changed, before=before, after=after,
                      diff=dict(before=to_json(before), after=to_json(after)))
 

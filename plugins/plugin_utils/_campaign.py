@@ -134,7 +134,7 @@ class _Checker:
             return None
         return value
 
-    def duration(self, value, path):
+    def duration(self, value, path, allow_zero=False, most=None):
         """Seconds as an integer, or a string like '90s', '2m', '1h'."""
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             self.error(path, f"must be a duration (seconds, or '90s', '2m', '1h'), got {_type_name(value)}")
@@ -148,8 +148,11 @@ class _Checker:
         if isinstance(value, float) and math.isnan(value):
             self.error(path, "must be a duration (seconds, or '90s', '2m', '1h'), got .nan")
             return None
-        if value <= 0:
-            self.error(path, "must be more than 0 seconds")
+        if value < 0 or (value == 0 and not allow_zero):
+            self.error(path, "must be 0 seconds or more" if allow_zero else "must be more than 0 seconds")
+            return None
+        if most is not None and value > most:
+            self.error(path, f"must be at most {most} seconds, got {shown_number(value)}")
             return None
         if value > MAX_DURATION_S:
             self.error(path, f"must be at most {MAX_DURATION_S} seconds (a week), got {shown_number(value)}")
@@ -214,7 +217,7 @@ _TOP_OPTIONAL = ("format", "description", "canary", "timeout_margin", "sites", "
 STAGE_PARALLEL = 4
 _COMPONENT_REQUIRED = ("name", "targets", "version", "artifact", "expected_duration")
 _COMPONENT_OPTIONAL = ("depends_on", "redundancy", "maintenance", "snapshot", "verify", "verify_timeout",
-                       "on_failure", "coordination", "phases", "upgrade", "rollback_check")
+                       "verify_stable", "on_failure", "coordination", "phases", "upgrade", "rollback_check")
 
 
 class _StrictLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
@@ -340,6 +343,10 @@ def _component(c, comp, path, base_dir):
         # How long a node's checks may keep failing after its upgrade before it counts as
         # failed (and is restored): by default the node's whole time limit.
         "verify_timeout": c.duration(m["verify_timeout"], f"{path}.verify_timeout") if "verify_timeout" in m else None,
+        # How long every check must keep passing before the node is put back: a node that
+        # passes once and then fails (it flaps) is caught before it takes traffic.
+        "verify_stable": c.duration(m["verify_stable"], f"{path}.verify_stable", allow_zero=True, most=600)
+        if "verify_stable" in m else 0,
         "on_failure": c.string(m.get("on_failure", "rollback_batch"), f"{path}.on_failure", choices=ON_FAILURE),
         "coordination": _coordination(c, m["coordination"], f"{path}.coordination", _backend_of(m))
         if "coordination" in m else None,

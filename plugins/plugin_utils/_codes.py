@@ -30,7 +30,9 @@ CATALOGUE = {
     "ESC-DRAIN-001": ("The guard refused to take the node out: the rest of its group would not serve "
                       "without it. Nothing was changed.",
                       "Repair the group's other nodes (or its budget) and run again."),
-    "ESC-DRAIN-002": ("Taking the node out of service failed (load balancer, Nova, Pacemaker). The node was put back.",
+    "ESC-DRAIN-002": ("Taking the node out of service failed (load balancer, Nova, Pacemaker). The node was put back "
+                      "(left as it was when the backend could not even be read: an admin socket that stayed "
+                      "unreachable).",
                       "Check the backend named in the message and run again."),
     "ESC-SNAPSHOT-001": ("Saving the node's snapshot failed. The node was put back, unchanged.",
                          "Make room or fix the snapshot settings, then run again."),

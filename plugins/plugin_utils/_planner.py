@@ -394,6 +394,7 @@ def build_plan(campaign, groups, all_hosts=None, down_hosts=(), run_id=None, now
             "timeout_s": round(expected * campaign["timeout_margin"], 1),
             "verify_timeout_s": min(comp.get("verify_timeout") or expected * campaign["timeout_margin"],
                                     round(expected * campaign["timeout_margin"], 1)),
+            "verify_stable_s": comp.get("verify_stable") or 0,
             "batch_expected_s": [expected] * len(batches),
             "total_expected_s": expected * len(batches) + phase_time,
             "phases": phases,

@@ -7,6 +7,8 @@ import pathlib
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 import testinfra
@@ -130,3 +132,109 @@ def probe_run(vip_url, tmp_path):
     yield start
     for run in runs:
         run.kill()
+
+
+# The runs' state directory of test_upgrade.py (test_faults.py keeps its own), and the
+# file whose presence makes the lab campaign's injected check fail.
+STATE = "/tmp/escalator-test-state"
+MARKER = "/etc/escalator-fail-verify"
+
+
+def run_playbook(name, *extra, env=None, timeout=1800):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **(env or {}))
+    return subprocess.run(["ansible-playbook", "-i", str(ROOT / "inventories" / "lab"), str(ROOT / "playbooks" / name),
+                           *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def flat(proc):
+    """The playbook's output with its lines joined: Ansible folds long messages."""
+    return " ".join((proc.stdout + proc.stderr).split())
+
+
+def pair(host):
+    """The report's name of the keystone (component, host) pair."""
+    return f"keystone@{host}"
+
+
+def keystone_version(host):
+    return host.check_output("/opt/keystone/current/bin/python -c "
+                             "'import importlib.metadata as m; print(m.version(\"keystone\"))'")
+
+
+def run_under_probe(probe_run, name, *extra, state=STATE):
+    """Run a playbook with the traffic probe running before, during and after it: (process, summary)."""
+    run = probe_run()
+    time.sleep(2)
+    proc = run_playbook(name, "-e", f"escalator_state_dir={state}", *extra)
+    time.sleep(2)
+    return proc, run.stop()
+
+
+def last_report(kind="report", state=STATE):
+    reports = sorted(pathlib.Path(state, "runs").glob(f"*.{kind}.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(reports[-1].read_text())
+
+
+def assert_all_serving_at(lab_hosts, group, version, state=STATE):
+    for name in group("controllers"):
+        assert keystone_version(lab_hosts[name]) == version, name
+    (lb,) = group("lb")
+    states = haproxy_states(lab_hosts[lb])
+    assert states == {name: 2 for name in group("controllers")}, states  # nothing left drained
+    assert not os.path.exists(f"{state}/lock")
+
+
+def no_failed_request(summary, state=STATE):
+    """The assertion message for a probe summary that should show no failed request: the
+    summary and, for each failed request, the newest run's audit events of the 15 s before it."""
+    failed = summary.get("failed_requests", [])
+    audits = sorted(pathlib.Path(state, "runs").glob("*.audit.jsonl"), key=lambda p: p.stat().st_mtime)
+    if not failed or not audits:
+        return summary
+    events = [json.loads(line) for line in audits[-1].read_text().splitlines()]
+    near = []
+    for request in failed:
+        at = datetime.datetime.fromisoformat(request["at"])
+        near.append((request, [f"{e['time']} {e['action']} {e['object']} {e['result']}" for e in events
+                               if 0 <= (at - datetime.datetime.fromisoformat(e["time"])).total_seconds() <= 15]))
+    return {"summary": summary, "failed requests and the audit events before them": near}
+
+
+def keystone_call(url, method, path, token=None, body=None):
+    """One call to the lab's real Keystone: (status, headers, JSON body). The headers stay the
+    response's own message, looked up without regard to case: HAProxy sends their names in
+    lower case."""
+    headers = {"Content-Type": "application/json", **({"X-Auth-Token": token} if token else {})}
+    request = urllib.request.Request(url + path, data=json.dumps(body).encode() if body is not None else None,
+                                     method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, response.headers, json.loads(raw) if raw else {}
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}, {}
+
+
+def keystone_token(url, user, password, project="admin"):
+    """A project-scoped token; retried while a fresh role assignment reaches every controller's cache."""
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": user, "domain": {"id": "default"}, "password": password}}},
+        "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
+    for dummy in range(30):
+        status, headers, dummy_body = keystone_call(url, "POST", "/auth/tokens", body=body)
+        if status == 201:
+            return headers.get("X-Subject-Token")
+        time.sleep(1)
+    raise AssertionError(f"no token for {user}: {status}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "full_suite: a fault of tests/integration/test_faults.py that make test leaves "
+                                       "out for CI's time budget (make integration-faults runs them all)")
+
+
+def pytest_collection_modifyitems(items):
+    """The fault-injection suite runs last: it starts from the lab test_upgrade.py leaves
+    (Keystone 28.1.0, every 29.1.0 venv staged) and its last test leaves 29.1.0."""
+    items.sort(key=lambda item: item.path.name == "test_faults.py")

@@ -7,7 +7,6 @@ upgrade to 29.1.0 resuming a run that was killed with the canary drained, a seco
 that has nothing to do, and rollback.yml back to 28.1.0.
 """
 
-import datetime
 import hashlib
 import json
 import os
@@ -17,42 +16,18 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import yaml
 
-from conftest import haproxy_states, wait_all_up
+from conftest import (MARKER, STATE, assert_all_serving_at, flat, haproxy_states, keystone_call, keystone_token,
+                      keystone_version, last_report, no_failed_request, pair, run_playbook, run_under_probe,
+                      wait_all_up)
 from webhook_receiver import Receiver
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-MARKER = "/etc/escalator-fail-verify"
 WEBHOOK_SECRET = "whsec_" + __import__("base64").b64encode(b"the lab's webhook secret, 32 b.").decode()
-STATE = "/tmp/escalator-test-state"
 # Each run of these tests starts with no lock and no report of an earlier run.
 shutil.rmtree(STATE, ignore_errors=True)
-
-
-def run_playbook(name, *extra, env=None):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **(env or {}))
-    return subprocess.run(["ansible-playbook", "-i", str(ROOT / "inventories" / "lab"), str(ROOT / "playbooks" / name),
-                           *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
-
-
-def flat(proc):
-    """The playbook's output with its lines joined: Ansible folds long messages."""
-    return " ".join((proc.stdout + proc.stderr).split())
-
-
-def pair(host):
-    """The report's name of the keystone (component, host) pair."""
-    return f"keystone@{host}"
-
-
-def keystone_version(host):
-    return host.check_output("/opt/keystone/current/bin/python -c "
-                             "'import importlib.metadata as m; print(m.version(\"keystone\"))'")
 
 
 def failing_campaign(tmp_path, on_failure):
@@ -70,15 +45,6 @@ def failing_campaign(tmp_path, on_failure):
     return path
 
 
-def run_under_probe(probe_run, name, *extra):
-    """Run a playbook with the traffic probe running before, during and after it: (process, summary)."""
-    run = probe_run()
-    time.sleep(2)
-    proc = run_playbook(name, "-e", f"escalator_state_dir={STATE}", *extra)
-    time.sleep(2)
-    return proc, run.stop()
-
-
 def upgrade_with_failing_node(probe_run, host, campaign):
     """upgrade.yml under the probe, with host marked to fail its verify once it runs 29.1.0."""
     host.run(f"touch {MARKER}")
@@ -90,36 +56,6 @@ def upgrade_with_failing_node(probe_run, host, campaign):
 
 def set_server(lb, name, state):
     lb.check_output(f"echo 'set server keystone/{name} state {state}' | socat stdio /run/haproxy/admin.sock")
-
-
-def last_report(kind="report"):
-    reports = sorted(pathlib.Path(STATE, "runs").glob(f"*.{kind}.json"), key=lambda p: p.stat().st_mtime)
-    return json.loads(reports[-1].read_text())
-
-
-def assert_all_serving_at(lab_hosts, group, version):
-    for name in group("controllers"):
-        assert keystone_version(lab_hosts[name]) == version, name
-    (lb,) = group("lb")
-    states = haproxy_states(lab_hosts[lb])
-    assert states == {name: 2 for name in group("controllers")}, states  # nothing left drained
-    assert not os.path.exists(f"{STATE}/lock")
-
-
-def no_failed_request(summary):
-    """The assertion message for a probe summary that should show no failed request: the
-    summary and, for each failed request, the newest run's audit events of the 15 s before it."""
-    failed = summary.get("failed_requests", [])
-    audits = sorted(pathlib.Path(STATE, "runs").glob("*.audit.jsonl"), key=lambda p: p.stat().st_mtime)
-    if not failed or not audits:
-        return summary
-    events = [json.loads(line) for line in audits[-1].read_text().splitlines()]
-    near = []
-    for request in failed:
-        at = datetime.datetime.fromisoformat(request["at"])
-        near.append((request, [f"{e['time']} {e['action']} {e['object']} {e['result']}" for e in events
-                               if 0 <= (at - datetime.datetime.fromisoformat(e["time"])).total_seconds() <= 15]))
-    return {"summary": summary, "failed requests and the audit events before them": near}
 
 
 def test_1_failing_canary_is_restored_and_the_run_stops(probe_run, lab_hosts, group, tmp_path):
@@ -342,34 +278,6 @@ def test_5_second_run_changes_nothing(lab_hosts, group, tmp_path):
     assert on_db == sorted(["runs", "drained"] + [f"runs/{run_id}.{kept_file}" for kept_file in (
         "report.json", "plan.json", "campaign.yml", "status.json", "audit.jsonl", "report.html")]), on_db
     lab_hosts[db].run(f"rm -rf {kept}")
-
-
-def keystone_call(url, method, path, token=None, body=None):
-    """One call to the lab's real Keystone: (status, headers, JSON body). The headers stay the
-    response's own message, looked up without regard to case: HAProxy sends their names in
-    lower case."""
-    headers = {"Content-Type": "application/json", **({"X-Auth-Token": token} if token else {})}
-    request = urllib.request.Request(url + path, data=json.dumps(body).encode() if body is not None else None,
-                                     method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw = response.read()
-            return response.status, response.headers, json.loads(raw) if raw else {}
-    except urllib.error.HTTPError as exc:
-        return exc.code, {}, {}
-
-
-def keystone_token(url, user, password, project="admin"):
-    """A project-scoped token; retried while a fresh role assignment reaches every controller's cache."""
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": user, "domain": {"id": "default"}, "password": password}}},
-        "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
-    for dummy in range(30):
-        status, headers, dummy_body = keystone_call(url, "POST", "/auth/tokens", body=body)
-        if status == 201:
-            return headers.get("X-Subject-Token")
-        time.sleep(1)
-    raise AssertionError(f"no token for {user}: {status}")
 
 
 def test_5c_keystone_admin_control_refuses_a_member_and_lets_an_admin_through(lab_hosts, group, vip_url):

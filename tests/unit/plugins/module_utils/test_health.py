@@ -75,6 +75,59 @@ def test_retries_until_success():
     assert res[0]["ok"] and res[0]["attempts"] == 3 and sleeps == [2, 2]
 
 
+class Clock:
+    """A clock that moves only when the checks sleep."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def __call__(self):
+        return self.now
+
+
+def unit_answers(*states):
+    """A service check's command answering each state in turn, then the last one for ever."""
+    states = list(states)
+
+    def run(argv):
+        state = states.pop(0) if len(states) > 1 else states[0]
+        return (0 if state == "active" else 3), state + "\n", ""
+    return run
+
+
+def test_stable_keeps_running_the_checks_until_they_have_passed_that_long():
+    clock = Clock()
+    res = run_checks(checks({"name": "unit", "type": "service", "unit": "keystone", "retries": 5, "delay": 1}),
+                     unit_answers("active"), sleep=clock.sleep, clock=clock, stable=3)
+    assert res[0]["ok"] and res[0]["stable_s"] == 3 and res[0]["attempts"] == 4 and clock.sleeps == [1, 1, 1]
+
+
+def test_a_node_that_passes_once_and_then_fails_flaps_and_fails():
+    clock = Clock()
+    res = run_checks(checks({"name": "unit", "type": "service", "unit": "keystone", "retries": 5, "delay": 1}),
+                     unit_answers("active", "failed"), sleep=clock.sleep, clock=clock, stable=3)
+    assert not res[0]["ok"]
+    assert res[0]["detail"].startswith("passed, then failed within 3 s of passing and kept failing (it flaps: "
+                                       "1 failure(s) after passing)")
+    assert res[0]["attempts"] == 6  # its 1 + 5 retries, no more
+    # Without the window the same node passes: what the window is for.
+    assert run_checks(checks({"name": "unit", "type": "service", "unit": "keystone", "retries": 5, "delay": 1}),
+                      unit_answers("active", "failed"), sleep=Clock().sleep)[0]["ok"]
+
+
+def test_one_failure_in_the_window_is_tried_again_and_the_window_starts_again():
+    clock = Clock()
+    res = run_checks(checks({"name": "unit", "type": "service", "unit": "keystone", "retries": 5, "delay": 1}),
+                     unit_answers("active", "active", "failed", "active"), sleep=clock.sleep, clock=clock, stable=2)
+    # Passed at 0, 1; failed at 2, passed at 3 (the window starts again), 4, 5.
+    assert res[0]["ok"] and res[0]["attempts"] == 6 and clock.now == 5
+
+
 def test_service_enabled_and_active():
     def run(argv):
         return {"is-active": (0, "active\n", ""), "is-enabled": (1, "disabled\n", "")}[argv[1]]

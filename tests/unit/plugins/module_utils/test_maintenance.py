@@ -1,5 +1,8 @@
 """Maintenance backends against fakes: a scripted HAProxy runtime API, a mocked SDK."""
 
+import socket
+import threading
+import time
 from types import SimpleNamespace
 from unittest import mock
 
@@ -132,6 +135,66 @@ def test_unreachable_admin_socket_is_a_clear_error(tmp_path):
         api("show stat")
     with pytest.raises(MaintenanceError, match="neither a unix socket path nor host:port"):
         HAProxyRuntime("lb1")("show stat")
+
+
+def test_an_error_before_anything_was_asked_says_the_node_is_untouched(tmp_path):
+    """A state that cannot be read: nothing was asked of the load balancer. A failure once the
+    drain was asked for is not untouched."""
+    api = HAProxyRuntime(str(tmp_path / "gone.sock"), timeout=0.5)
+    with pytest.raises(MaintenanceError) as caught:
+        set_maintenance(HAProxyBackend("ctl1", ["keystone"], api), ENABLED, timeout=1)
+    assert caught.value.untouched is True
+
+    class DiesOnSet(FakeHAProxy):
+        def __call__(self, command):
+            if command.startswith("set"):
+                raise MaintenanceError("gone while draining")
+            return super().__call__(command)
+
+    with pytest.raises(MaintenanceError) as caught:
+        set_maintenance(_haproxy(DiesOnSet()), ENABLED, timeout=1)
+    assert not getattr(caught.value, "untouched", False)
+
+
+def test_an_admin_socket_gone_for_a_while_is_tried_again_until_it_is_back(tmp_path):
+    """HAProxy reloading, or its socket moved away and back: the command is sent once it answers."""
+    path = tmp_path / "admin.sock"
+    served = []
+
+    def serve():
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+            server.bind(str(path))
+            server.listen(1)
+            conn, dummy = server.accept()
+            with conn:
+                served.append(conn.recv(1024))
+                conn.sendall(b"answered\n")
+
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        if len(waits) == 3:  # back after the third try
+            thread = threading.Thread(target=serve, daemon=True)
+            thread.start()
+            while not path.exists():
+                time.sleep(0.01)
+
+    api = HAProxyRuntime(str(path), timeout=2, unreachable_for=60, interval=1, sleep=sleep)
+    assert api("show servers state keystone") == "answered\n"
+    assert served == [b"show servers state keystone\n"] and waits == [1, 1, 1] and api.retried == 3
+
+
+def test_an_admin_socket_that_stays_gone_is_an_error_at_the_end_of_its_window(tmp_path):
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    api = HAProxyRuntime(str(tmp_path / "gone.sock"), unreachable_for=10, interval=2, sleep=sleep, clock=lambda: now[0])
+    with pytest.raises(MaintenanceError, match=r"cannot reach the HAProxy runtime API at .*gone.sock \(tried for 10 s\)"):
+        api("show stat")
+    assert api.retried == 5 and now[0] == 10
 
 
 def _nova(instances, status="enabled", **options):
