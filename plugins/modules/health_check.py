@@ -114,7 +114,7 @@ checks:
     type: {description: The check's type., type: str, sample: http}
     ok: {description: Whether it passed., type: bool, sample: true}
     detail: {description: What was seen., type: str, sample: status 201 in 0.045s}
-    attempts: {description: Tries made (with O(stable), the window's tries too)., type: int, sample: 1}
+    attempts: {description: "Tries made (with O(stable), the window's tries too).", type: int, sample: 1}
     elapsed: {description: Seconds spent on this check., type: float, sample: 0.05}
     version:
       description: The version found (null when it could not be read). Only in the results of version checks.
