@@ -351,30 +351,28 @@ def run_checks(checks, run, sleep=time.sleep, clock=time.monotonic, stable=0.0):
         results.append(_until_ok(spec, run, sleep, clock, spec["retries"]))
     if not stable or not checks or not all(r["ok"] for r in results):
         return results
-    by_name = {r["name"]: r for r in results}
-    left = {spec["name"]: max(spec["retries"] - by_name[spec["name"]]["attempts"] + 1, 0) for spec in checks}
-    flaps = dict.fromkeys(left, 0)
+    left = [max(spec["retries"] - result["attempts"] + 1, 0) for spec, result in zip(checks, results)]
+    flaps = [0] * len(checks)
     delay = min(spec["delay"] for spec in checks)
     since = clock()
     while clock() - since < stable:
         sleep(delay)
-        for spec in checks:
-            name = spec["name"]
-            result = by_name[name]
+        for index, (spec, result) in enumerate(zip(checks, results)):
             ok, detail, dummy = _attempt(spec, run)
             result["attempts"] += 1
             if ok:
                 continue
-            flaps[name] += 1
-            left[name] -= 1  # the failed try is one of its retries
-            while not ok and left[name] > 0:
-                left[name] -= 1
+            flaps[index] += 1
+            left[index] -= 1  # the failed try is one of its retries
+            if left[index] > 0:
                 sleep(spec["delay"])
-                ok, detail, dummy = _attempt(spec, run)
-                result["attempts"] += 1
+                again = _until_ok(spec, run, sleep, clock, left[index] - 1)
+                result["attempts"] += again["attempts"]
+                left[index] -= again["attempts"]
+                ok, detail = again["ok"], again["detail"]
             if not ok:
                 result.update(ok=False, detail=f"passed, then failed within {stable:g} s of passing and kept failing "
-                                               f"(it flaps: {flaps[name]} failure(s) after passing): {detail}")
+                                               f"(it flaps: {flaps[index]} failure(s) after passing): {detail}")
                 return results
             since = clock()
     for result in results:
