@@ -328,14 +328,21 @@ def _until_ok(spec, run, sleep, clock, retries):
     """A check tried until it passes or its retries are spent: its result."""
     start = clock()
     attempts = 0
+    first_failure = None
     while True:
         attempts += 1
         ok, detail, extra = _attempt(spec, run)
         if ok or attempts > retries:
             break
+        first_failure = first_failure or detail
         sleep(spec["delay"])
-    return dict(*extra, name=spec["name"], type=spec["type"], ok=ok, detail=detail,
-                attempts=attempts, elapsed=round(clock() - start, 3))
+    result = dict(*extra, name=spec["name"], type=spec["type"], ok=ok, detail=detail,
+                  attempts=attempts, elapsed=round(clock() - start, 3))
+    if ok and first_failure:
+        # Passed only after failing: what it saw first (a database that was not answering),
+        # for the report.
+        result["failed_first"] = first_failure
+    return result
 
 
 def run_checks(checks, run, sleep=time.sleep, clock=time.monotonic, stable=0.0):
@@ -364,13 +371,16 @@ def run_checks(checks, run, sleep=time.sleep, clock=time.monotonic, stable=0.0):
                 continue
             flaps[index] += 1
             left[index] -= 1  # the failed try is one of its retries
+            failure = detail
             if left[index] > 0:
                 sleep(spec["delay"])
                 again = _until_ok(spec, run, sleep, clock, left[index] - 1)
                 result["attempts"] += again["attempts"]
                 left[index] -= again["attempts"]
                 ok, detail = again["ok"], again["detail"]
-            if not ok:
+            if ok:
+                result.setdefault("failed_first", failure)
+            else:
                 result.update(ok=False, detail=f"passed, then failed within {stable:g} s of passing and kept failing "
                                                f"(it flaps: {flaps[index]} failure(s) after passing): {detail}")
                 return results

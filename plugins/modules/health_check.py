@@ -116,6 +116,10 @@ checks:
     detail: {description: What was seen., type: str, sample: status 201 in 0.045s}
     attempts: {description: "Tries made (with O(stable), the window's tries too).", type: int, sample: 1}
     elapsed: {description: Seconds spent on this check., type: float, sample: 0.05}
+    failed_first:
+      description: What the first failed try saw. Only in the result of a check that passed after failing.
+      type: str
+      sample: "no answer from http://127.10.0.11:5000/v3: timed out"
     version:
       description: The version found (null when it could not be read). Only in the results of version checks.
       type: str

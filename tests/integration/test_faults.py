@@ -16,7 +16,9 @@ file as a JSON line (benchmarks/faults.py prints them).
 import json
 import os
 import pathlib
+import random
 import shutil
+import subprocess
 import threading
 import time
 
@@ -33,12 +35,12 @@ NAME = LAB_CAMPAIGN["name"]
 ADMIN_SOCKET = "/run/haproxy/admin.sock"
 
 
-def campaign(tmp_path, change=None, name="campaign.yml", phases=False):
+def campaign(tmp_path, change=None, name="campaign.yml", phases=False, verify_timeout="30s"):
     """The lab campaign, its checks given 30 s (not the node's 270 s) to pass, changed by
     change(component). Without phases (the database steps, which take half a minute and have
     nothing left to do on a database test_upgrade.py migrated) unless asked for."""
     data = yaml.safe_load((ROOT / "campaigns" / "lab.yml").read_text())
-    data["components"][0]["verify_timeout"] = "30s"
+    data["components"][0]["verify_timeout"] = verify_timeout
     if not phases:
         data["components"][0]["phases"] = {}
     if change:
@@ -173,13 +175,14 @@ def audit_of(report):
     return [json.loads(line) for line in audit.read_text().splitlines()]
 
 
-def figures(fault, summary, recover_s, lost, result):
+def figures(fault, summary, recover_s, lost, result, redundancy):
     """The fault's figures, for benchmarks/faults.py."""
     out = os.environ.get("ESCALATOR_FAULT_FIGURES")
     if out:
         with open(out, "a", encoding="utf-8") as stream:
             stream.write(json.dumps({"fault": fault, "requests": summary["total"], "failed_requests": summary["failed"],
-                                     "recover_s": round(recover_s, 1), "lost": lost, "result": result}) + "\n")
+                                     "recover_s": round(recover_s, 1), "lost": lost, "result": result,
+                                     "redundancy_kept": redundancy}) + "\n")
 
 
 @pytest.fixture
@@ -191,11 +194,15 @@ def survive(probe_run, lab_hosts, group, vip_url, request):
     data = KeystoneData(vip_url, lab_hosts[db], f"{request.node.name.split('_')[1]}-{os.urandom(3).hex()}")
 
     def run(fault, injector, *extra, playbook="upgrade.yml", words=(), next_step="run upgrade.yml again",
-            version="28.1.0", redundancy=True, after=None):
+            version="28.1.0", redundancy=True, after=None, again=False):
+        """With again, the same command is run a second time under the same checks (after a
+        killed run); what follows is asserted of the second, and run.first is the first."""
         with data, injector:
             proc, summary = run_under_probe(probe_run, playbook, "-e", f"escalator_state_dir={STATE}", *extra,
-                                            state=STATE)
+                                            state=STATE, again=again)
         ended = time.monotonic()
+        if again:
+            run.first, proc = proc
         if after:
             after()
         out = flat(proc)
@@ -209,7 +216,7 @@ def survive(probe_run, lab_hosts, group, vip_url, request):
         if redundancy:
             assert summary["failed"] == 0, no_failed_request(summary, state=STATE)
         report = last_report("rollback" if playbook == "rollback.yml" else "report", state=STATE)
-        figures(fault, summary, ended - injector.fired_at, lost, report.get("stopped") or "done")
+        figures(fault, summary, ended - injector.fired_at, lost, report.get("stopped") or "done", redundancy)
         return proc, report, audit_of(report)
     return run
 
@@ -219,6 +226,62 @@ def no_marker(lab_hosts, group):
     yield
     for name in group("controllers"):
         lab_hosts[name].run(f"rm -f {MARKER} /run/escalator-flapped")
+
+
+# Where the controller may be killed: each step of each node (the last node's undrain
+# aside: the run could end before the kill lands), the plan and the staging.
+KILL_STEPS = ("guard", "drain", "snapshot", "upgrade", "verify", "undrain")
+
+
+def kill_points(controllers):
+    return [("plan", NAME, "ok"), ("stage", NAME, "started")] + [
+        (step, host, "started") for host in controllers for step in KILL_STEPS
+        if (step, host) != ("undrain", controllers[-1])]
+
+
+@pytest.mark.full_suite
+def test_f03_a_controller_killed_at_a_random_step_is_resumed_by_the_same_command(
+        survive, group, tmp_path):
+    """Fault 3: ansible-playbook (its process and its workers) is killed with SIGKILL at a
+    step chosen at random, up to 1.5 s after the step started (ESCALATOR_FAULT_SEED repeats
+    a choice); what it had started on a node goes on without it. The same command, run
+    again, takes over the lock the killed run left, passes over what that run finished and
+    resumes the rest. rollback.yml then puts both runs back, the newest first, as
+    docs/upgrade.md says."""
+    seed = int(os.environ.get("ESCALATOR_FAULT_SEED") or random.SystemRandom().randrange(2**32))
+    chance = random.Random(seed)
+    point = chance.choice(kill_points(group("controllers")))
+    delay = round(chance.uniform(0, 1.5), 2)
+    where = f"killed {delay} s after {point} (ESCALATOR_FAULT_SEED={seed})"
+    print(where)
+    killed = {}
+
+    def kill_the_controller():
+        killed["pkill"] = subprocess.run(["pkill", "-KILL", "-f", f"ansible-playbook .*escalator_state_dir={STATE}"],
+                                         check=False).returncode
+        killed["lock left"] = os.path.exists(f"{STATE}/lock")
+
+    proc, report, dummy = survive("controller killed at a random step", Injector(point, kill_the_controller, delay=delay),
+                                  "-e", f"escalator_campaign={campaign(tmp_path)}", next_step="", version="29.1.0",
+                                  again=True)
+    out = flat(proc)
+    assert killed["pkill"] == 0 and survive.first.returncode == -9, (where, flat(survive.first)[-2000:])
+    assert proc.returncode == 0, (where, out[-4000:])
+    assert {node["result"] for node in report["nodes"].values()} <= {"upgraded", "already done"}, (where, report)
+    runs = sorted(pathlib.Path(STATE, "runs").glob("*.plan.json"), key=lambda p: p.stat().st_mtime)[-2:]
+    killed_run = runs[0].name.split(".")[0]
+    assert runs[1].name.split(".")[0] == report["run_id"], (where, runs)
+    if killed["lock left"]:
+        assert f"The lock was left by run {killed_run}" in out and "whose process is gone" in out, (where, out[-4000:])
+        interrupted = json.loads(pathlib.Path(STATE, "runs", f"{killed_run}.report.json").read_text())
+        assert interrupted["interrupted"] is True, interrupted
+    # Back to 28.1.0: the resumed run first, then the one that was killed (if it had taken
+    # the lock: before, it changed nothing).
+    assert report["resumes"] == (killed_run if killed["lock left"] else None), (where, report)
+    said = rollback(survive, report, "rollback of the resumed run", version=None if killed["lock left"] else "28.1.0")
+    if killed["lock left"]:
+        assert f"Run rollback.yml -e escalator_run_id={killed_run} next" in said, (where, said[-3000:])
+        rollback(survive, {"run_id": killed_run}, "rollback of the killed run")
 
 
 @pytest.mark.full_suite
@@ -325,10 +388,54 @@ def test_f06b_an_admin_socket_gone_for_a_while_when_undraining_is_waited_for(sur
     assert {node["result"] for node in report["nodes"].values()} == {"upgraded"}, report["nodes"]
     undrain = [e for e in audit if e["action"] == "undrain" and e["object"] == canary]
     assert [e["result"] for e in undrain] == ["started", "ok"], undrain
-    proc, dummy, dummy = survive("rollback after the admin socket came back",
-                                 Injector(None, lambda: None),
-                                 "-e", f"escalator_run_id={report['run_id']}", playbook="rollback.yml", next_step="")
+    rollback(survive, report, "rollback after the admin socket came back")
+
+
+def rollback(survive, report, fault, version="28.1.0"):
+    """rollback.yml of the run that reported `report`, under the same checks: the lab back at
+    28.1.0 (version None: not yet, another run is to be rolled back)."""
+    proc, dummy, dummy = survive(fault, Injector(None, lambda: None), "-e", f"escalator_run_id={report['run_id']}",
+                                 playbook="rollback.yml", next_step="", version=version)
     assert proc.returncode == 0, flat(proc)[-4000:]
+    return flat(proc)
+
+
+@pytest.mark.full_suite
+def test_f07_a_database_unreachable_for_20_s_during_a_node_upgrade_is_waited_out(
+        survive, lab_hosts, group, tmp_path):
+    """Fault 7: PostgreSQL stops answering for 20 s from the moment the canary starts its
+    switch to 29.1.0: its container is frozen, so connections hang as across a network
+    partition, rather than being refused. The canary's verify (given 90 s here) keeps trying
+    until Keystone can reach its database again and the run finishes; the report names the
+    checks that passed only after failing. rollback.yml then brings the lab back to 28.1.0.
+    Keystone has one database: requests fail while it is gone (no redundancy to keep)."""
+    (db,) = group("db")
+    canary = group("controllers")[0]
+    container = f"escalator-{db}"
+
+    def unreachable_for_20_s():
+        subprocess.run(["docker", "pause", container], check=True, capture_output=True)
+        try:
+            time.sleep(20)
+        finally:
+            subprocess.run(["docker", "unpause", container], check=True, capture_output=True)
+
+    try:
+        proc, report, audit = survive(
+            "database unreachable for 20 s", Injector(("upgrade", canary, "started"), unreachable_for_20_s),
+            "-e", f"escalator_campaign={campaign(tmp_path, verify_timeout='90s')}", next_step="", version="29.1.0",
+            redundancy=False)
+    finally:
+        subprocess.run(["docker", "unpause", container], check=False, capture_output=True)
+    assert proc.returncode == 0, flat(proc)[-4000:]
+    assert {node["result"] for node in report["nodes"].values()} == {"upgraded"}, report["nodes"]
+    retried = report["nodes"][pair(canary)]["verify_retried"]
+    assert retried and all(check["ok"] and check["attempts"] > 1 for check in retried), retried
+    # What it saw first was the database gone (no answer), not a fresh worker's slow first token.
+    assert [check for check in retried if "slower than" not in check["failed_first"]], retried
+    verified = [e for e in audit if e["action"] == "verify" and e["object"] == canary and e["result"] == "ok"]
+    assert verified and verified[0]["duration_s"] >= 5, verified  # it waited for the database
+    rollback(survive, report, "rollback after the database came back")
 
 
 def test_f08_a_second_upgrade_and_a_rollback_started_while_one_runs_are_refused(

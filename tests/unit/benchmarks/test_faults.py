@@ -9,9 +9,9 @@ faults = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(faults)
 
 
-def fault(name, failed=0, requests=100, recover=30.0, lost=None):
+def fault(name, failed=0, requests=100, recover=30.0, lost=None, redundancy=True):
     return {"fault": name, "requests": requests, "failed_requests": failed, "recover_s": recover,
-            "lost": lost or {}, "result": "stopped"}
+            "lost": lost or {}, "result": "stopped", "redundancy_kept": redundancy}
 
 
 def test_the_summary_adds_up_the_faults_and_names_what_was_lost():
@@ -25,3 +25,8 @@ def test_the_summary_adds_up_the_faults_and_names_what_was_lost():
 def test_no_fault_measured_is_said_plainly():
     out = faults.summarize([], 0, "5 deselected")
     assert out["faults"] == [] and out["slowest_recovery_s"] is None and out["all_passed"] is True
+
+
+def test_requests_failed_where_the_only_database_was_gone_are_counted_apart():
+    out = faults.summarize([fault("a", failed=1), fault("database gone", failed=40, redundancy=False)], 0, "2 passed")
+    assert (out["failed_requests"], out["failed_requests_without_redundancy"], out["requests"]) == (1, 40, 200)

@@ -440,6 +440,18 @@ def test_a_killed_run_leaves_a_lock_the_next_run_takes_over_and_resumes(tmp_path
     interrupted = json.loads((root / "state" / "runs" / f"{killed}.report.json").read_text())
     assert interrupted["interrupted"] is True and "took over its lock" in interrupted["stopped"]
     assert not (root / "state" / "lock").exists()
+    # The resuming run names the run it resumed; its rollback puts back only its own pairs
+    # and names the interrupted run as the next to roll back, which brings back the rest.
+    resumed = reports(root)[-1]
+    assert resumed["resumes"] == killed and resumed["run_id"] != killed
+    proc = run(root, "rollback.yml", "-e", f"escalator_run_id={resumed['run_id']}")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert f"Run rollback.yml -e escalator_run_id={killed} next" in flat(proc)
+    assert reports(root, "rollback")[-1]["resumes"] == killed
+    proc = run(root, "rollback.yml", "-e", f"escalator_run_id={killed}")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr
+    assert set(versions(root, ("keystone",)).values()) == {"1.0"}
+    assert reports(root, "rollback")[-1]["resumes"] is None and " next." not in flat(proc)
 
 
 def test_runs_kept_on_a_state_host_are_seen_from_a_fresh_controller(tmp_path):

@@ -73,6 +73,10 @@ def test_retries_until_success():
     res = run_checks(checks({"name": "unit", "type": "service", "unit": "keystone", "retries": 5, "delay": 2}),
                      lambda argv: next(answers), sleep=sleeps.append)
     assert res[0]["ok"] and res[0]["attempts"] == 3 and sleeps == [2, 2]
+    # What it saw first is kept for the report; a check that passed at once has none.
+    assert res[0]["failed_first"] == "keystone is inactive, expected active"
+    assert "failed_first" not in run_checks(checks({"name": "unit", "type": "service", "unit": "keystone"}),
+                                            lambda argv: (0, "active\n", ""))[0]
 
 
 class Clock:
@@ -126,6 +130,7 @@ def test_one_failure_in_the_window_is_tried_again_and_the_window_starts_again():
                      unit_answers("active", "active", "failed", "active"), sleep=clock.sleep, clock=clock, stable=2)
     # Passed at 0, 1; failed at 2, passed at 3 (the window starts again), 4, 5.
     assert res[0]["ok"] and res[0]["attempts"] == 6 and clock.now == 5
+    assert res[0]["failed_first"] == "keystone is failed, expected active"
 
 
 def test_service_enabled_and_active():
