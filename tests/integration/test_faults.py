@@ -526,16 +526,39 @@ def test_f09_a_snapshot_damaged_after_it_was_taken_is_not_restored_and_the_old_v
     node.run(f"touch {MARKER}")
     path = campaign(tmp_path, lambda comp: comp["verify"].append(fails_on_new_version("injected failure", "false")))
 
-    def damage():
-        node.check_output(f"cd /var/lib/escalator/snapshots && d=$(ls -td *-keystone-{canary} | head -1) && "
-                          "f=$(ls $d | grep -v manifest.json | head -1) && printf x >> $d/$f")
-
-    proc, report, dummy = survive("snapshot damaged before the restore", Injector(("snapshot", canary, "ok"), damage),
+    proc, report, dummy = survive("snapshot damaged before the restore", Injector(("snapshot", canary, "ok"),
+                                                                                  lambda: damage_snapshot(node, canary)),
                                   "-e", f"escalator_campaign={path}",
                                   words=("is damaged, nothing was restored",
                                          "/opt/keystone/current was switched back to /opt/keystone/28.1.0"))
     assert proc.returncode != 0
     assert report["nodes"][pair(canary)]["result"] == "failed, restored", report["nodes"]
+
+
+def damage_snapshot(node, name):
+    """One byte added to a file of the node's newest snapshot of keystone."""
+    node.check_output(f"cd /var/lib/escalator/snapshots && d=$(ls -td *-keystone-{name} | head -1) && "
+                      "f=$(ls $d | grep -v manifest.json | head -1) && printf x >> $d/$f")
+
+
+@pytest.mark.full_suite
+def test_f09b_a_snapshot_damaged_before_a_rollback_is_stood_in_for_by_the_old_venv(
+        survive, lab_hosts, group, tmp_path):
+    """Fault 9, in rollback.yml: after a finished upgrade, one node's snapshot is damaged;
+    the rollback refuses it before touching anything and switches that node's venv link
+    back to the old version's venv instead, so every node ends on 28.1.0."""
+    victim = group("controllers")[1]
+    proc, report, dummy = survive("upgrade before a rollback with a damaged snapshot", Injector(None, lambda: None),
+                                  "-e", f"escalator_campaign={campaign(tmp_path)}", next_step="", version="29.1.0")
+    assert proc.returncode == 0, flat(proc)[-4000:]
+    damage_snapshot(lab_hosts[victim], victim)
+    rollback(survive, report, "rollback with a damaged snapshot")
+    nodes = last_report("rollback", state=STATE)["nodes"]
+    assert {name: node["result"] for name, node in nodes.items()} == {
+        pair(name): "upgraded, then rolled back" for name in group("controllers")}, nodes
+    assert "is damaged, nothing was restored" in nodes[pair(victim)]["note"], nodes[pair(victim)]
+    assert "/opt/keystone/current was switched back to /opt/keystone/28.1.0" in nodes[pair(victim)]["note"]
+    assert not [n for name, n in nodes.items() if name != pair(victim) and "note" in n], nodes
 
 
 MIGRATIONS = "/opt/keystone/29.1.0/lib/python3*/site-packages/keystone/common/sql/migrations/versions"
