@@ -142,6 +142,8 @@ def render(plan, report, audit, records=None, plan_text=""):
     parts = [f"<h1>Escalator run {e(str(plan.get('run_id')))} of {e(str((plan.get('campaign') or {}).get('name')))}</h1>",
              f"<p>{verdict}{'' if (stopped or '').endswith('.') else '.'} Started by {e(str(report.get('user') or '?'))}; "
              f"{e(str(report.get('seconds') or round(t1 - t0, 1)))} s; {len(nodes)} nodes.</p>"]
+    if report.get("resumes"):
+        parts.append(f"<p>Resumes run {e(str(report['resumes']))}, which was interrupted.</p>")
     if report.get("next"):
         parts.append(f"<p>Next: {e(report['next'])}</p>")
     parts.append("<h2>Plan</h2>" + f"<pre>{e(plan_text)}</pre>")
@@ -165,6 +167,11 @@ def render(plan, report, audit, records=None, plan_text=""):
         [(e(k), e(str(v.get("from_version") or "-")), e(str(v.get("version") or "-")),
           f'<span class="{"ok" if v.get("result") in ("upgraded", "already done") else "bad"}">{e(str(v.get("result")))}</span>',
           e(str(v.get("code") or "")), e(str(v.get("seconds") or ""))) for k, v in nodes.items()]))
+    retried = [(k, check) for k, v in nodes.items() for check in v.get("verify_retried") or []]
+    if retried:
+        parts.append("<h2>Checks that passed only after failing</h2>" + _table(
+            ("node", "check", "tries", "what the first failed try saw"),
+            [(e(k), e(str(c.get("name"))), e(str(c.get("attempts"))), e(str(c.get("failed_first")))) for k, c in retried]))
     parts.append("<h2>Audit events</h2>" + _table(
         ("time (UTC)", "component", "object", "action", "result", "duration (s)", "code", "message"),
         [(e(a["time"][11:23]), e(str(a.get("component") or "")), e(str(a.get("object") or "")), e(str(a["action"])),

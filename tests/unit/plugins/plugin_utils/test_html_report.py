@@ -60,6 +60,15 @@ def test_the_page_is_self_contained_and_holds_every_part():
     assert "stopped [ESC-VERIFY-001]: Upgrade of keystone on ctl2 failed at verify &lt;check&gt;" in page
     assert "<td>keystone@ctl2</td><td>28.1.0</td><td>-</td>" in page and "Started by ops" in page
     assert page.count("<tr>") == 1 + 2 + 1 + len(AUDIT)
+    assert "passed only after failing" not in page and "Resumes run" not in page
+
+
+def test_checks_that_passed_only_after_failing_and_the_run_resumed_are_shown():
+    nodes = {"keystone@ctl1": dict(REPORT["nodes"]["keystone@ctl1"], verify_retried=[
+        {"name": "token", "attempts": 5, "ok": True, "failed_first": "no answer from <vip>: timed out"}])}
+    page = h.render(PLAN, dict(REPORT, nodes=nodes, resumes="r0"), AUDIT, [], "")
+    assert "<td>keystone@ctl1</td><td>token</td><td>5</td><td>no answer from &lt;vip&gt;: timed out</td>" in page
+    assert "Resumes run r0, which was interrupted." in page
 
 
 def test_without_a_probe_or_a_report_the_page_says_so():
