@@ -126,7 +126,7 @@ integration: deps venv artifacts
 	@rc=0; pytest -q --durations=12 -m "not full_suite" tests/integration || rc=$$?; lab/labctl down; exit $$rc
 
 # The whole fault-injection suite (tests/integration/test_faults.py) on a fresh lab, about
-# 20 minutes; make test runs the part of it that fits CI's time budget (not full_suite).
+# 25 minutes; make test runs the part of it that fits CI's time budget (not full_suite).
 integration-faults: deps venv artifacts
 	@lab/labctl down
 	@$(MAKE) --no-print-directory lab-up
@@ -182,7 +182,7 @@ checks-in-background:
 minimal-in-background:
 	@nice -n 19 $(MAKE) --no-print-directory molecule MOLECULE_SCENARIOS=minimal MOLECULE_LOG_DIR=$(MOLECULE_LOGS)
 
-# JSON figures: every fault of the fault-injection suite on a fresh lab (about 20 minutes).
+# JSON figures: every fault of the fault-injection suite on a fresh lab (about 25 minutes).
 benchmarks-faults: deps venv artifacts
 	@lab/labctl down
 	@$(MAKE) --no-print-directory lab-up

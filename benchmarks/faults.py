@@ -6,7 +6,7 @@ requests sent and how many failed, the seconds from the fault to every controlle
 on one version (the end of the run that met it), what was lost (must be nothing) and how
 the run ended; then whether every fault's test passed.
 
-Needs the lab up (`make lab-up`); takes about half an hour on the 2-core reference
+Needs the lab up (`make lab-up`); takes about 22 minutes on the 2-core reference
 machine.
     python3 benchmarks/faults.py [-k EXPRESSION]
 """
