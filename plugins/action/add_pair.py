@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from ansible.errors import AnsibleError
-from ansible.plugins.action import ActionBase
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._action import EscalatorAction
 
 ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
@@ -28,7 +28,7 @@ def _plain(value):
     return json.loads(json.dumps(value, default=str))
 
 
-class ActionModule(ActionBase):
+class ActionModule(EscalatorAction):
     """Add one (component, host) pair, or a batch witness, to the in-memory inventory; see
     the add_pair module for the documentation."""
 

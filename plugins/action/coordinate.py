@@ -12,11 +12,11 @@ import threading
 import time
 import urllib.parse
 
-from ansible.plugins.action import ActionBase
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._action import EscalatorAction
 from ansible_collections.opnfv.escalator.plugins.plugin_utils import _coordination as proto
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._webhooks import (
-    JsonRequestHandler, WebhookError, check_secret, post_signed, read_seen, refusal_status, serve_tls, verify,
-    write_seen)
+    BIND_EMPTY, JsonRequestHandler, WebhookError, check_secret, post_signed, read_seen, refusal_status, serve_tls,
+    verify, write_seen)
 
 PROJECT_SPEC = {
     "project_id": {"type": "str", "required": True},
@@ -159,7 +159,7 @@ class _Handler(JsonRequestHandler):
     do_POST = do_DELETE = do_PATCH = do_HEAD = _not_allowed
 
 
-class ActionModule(ActionBase):
+class ActionModule(EscalatorAction):
     """One step of a maintenance session with the managers of the projects on a host; see the module."""
 
     _requires_connection = False
@@ -199,7 +199,7 @@ class ActionModule(ActionBase):
         if not host_event:
             try:
                 server = _Server((args["bind"], args["port"]), exchange)
-            except (OSError, OverflowError) as exc:
+            except (OSError, OverflowError, TypeError, ValueError) as exc:  # a name that cannot be encoded too
                 return dict(result, failed=True,
                             msg=f"bind, port: cannot listen on {args['bind']}:{args['port']}: {exc}")
             if args["tls_certfile"]:
@@ -324,6 +324,8 @@ class ActionModule(ActionBase):
             return "session_id: required, without '/'"
         if not 1 <= args["port"] <= 65535:
             return f"port: {args['port']} is not a TCP port (1 to 65535)"
+        if not args["bind"].strip():
+            return BIND_EMPTY
         for key in ("reply_timeout", "send_timeout"):
             if not math.isfinite(args[key]) or not 0 < args[key] <= MAX_TIMEOUT:
                 return f"{key}: seconds, more than 0 and at most {MAX_TIMEOUT}"

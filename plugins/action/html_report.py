@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-from ansible.plugins.action import ActionBase
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._action import EscalatorAction
 from ansible_collections.opnfv.escalator.plugins.module_utils._run_state import write_atomic
 from ansible_collections.opnfv.escalator.plugins.plugin_utils import _html_report
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._planner import render_table
@@ -20,7 +20,7 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
+class ActionModule(EscalatorAction):
     """Write a run's report as one self-contained HTML page; see the html_report module."""
 
     _requires_connection = False
@@ -37,7 +37,7 @@ class ActionModule(ActionBase):
             with open(os.path.join(runs, f"{run_id}.plan.json"), encoding="utf-8") as handle:
                 plan = json.load(handle)
         except (OSError, ValueError) as exc:
-            return dict(result, failed=True, msg=f"run_id: no readable plan of run {run_id} in {runs}: {exc}")
+            return dict(result, failed=True, msg=f"path, run_id: no readable plan of run {run_id} in {runs}: {exc}")
         report = {}
         try:
             with open(os.path.join(runs, f"{run_id}.{args['name']}.json"), encoding="utf-8") as handle:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import urllib.error
 
 from ansible.module_utils.urls import open_url
-from ansible.plugins.action import ActionBase
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._action import EscalatorAction
+
+MAX_TIMEOUT = 300  # seconds one call to Keystone may take
 
 ARGUMENT_SPEC = {
     "auth_url": {"type": "str", "required": True},
@@ -44,6 +47,8 @@ def _call(opener, url, timeout, validate_certs, headers, data=None, method="GET"
 def authorize(args, opener=open_url, now=None):
     """The token's user, project and roles once Keystone vouches for them and they carry
     the required role; KeystoneAuthError otherwise."""
+    if not (math.isfinite(args["timeout"]) and 0 < args["timeout"] <= MAX_TIMEOUT):
+        raise KeystoneAuthError(f"timeout: seconds, more than 0 and at most {MAX_TIMEOUT}")
     base = args["auth_url"].rstrip("/")
     if not base.startswith(("http://", "https://")):
         raise KeystoneAuthError("auth_url: an http:// or https:// address of Keystone's v3 API is required")
@@ -99,7 +104,7 @@ def authorize(args, opener=open_url, now=None):
             "roles": roles, "expires_at": expires}
 
 
-class ActionModule(ActionBase):
+class ActionModule(EscalatorAction):
     """Let the run start only for a Keystone user with the required role; see the module."""
 
     _requires_connection = False

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 
-from ansible.plugins.action import ActionBase
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._action import EscalatorAction
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._webhooks import (
     EVENTS,
     WebhookError,
@@ -30,7 +30,7 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
+class ActionModule(EscalatorAction):
     """Send one event to the webhooks that take it; see the notify module."""
 
     _requires_connection = False

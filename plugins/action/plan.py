@@ -8,7 +8,7 @@ import os
 
 from ansible.errors import AnsibleFileNotFound
 from ansible.module_utils.common.text.converters import to_native
-from ansible.plugins.action import ActionBase
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._action import EscalatorAction
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import (
     MAX_CAMPAIGN_BYTES,
     CampaignError,
@@ -39,7 +39,7 @@ def _plain(data):
     return json.loads(json.dumps(data, default=str))
 
 
-class ActionModule(ActionBase):
+class ActionModule(EscalatorAction):
     """Plan a campaign on the controller; see the plan module for the documentation."""
 
     _requires_connection = False

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from ansible.errors import AnsibleConnectionFailure
-from ansible.plugins.action import ActionBase
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._action import EscalatorAction
 from ansible_collections.opnfv.escalator.plugins.module_utils._run_state import (
     RunState,
     RunStateError,
@@ -20,7 +20,7 @@ from ansible_collections.opnfv.escalator.plugins.modules.run_state import (
 )
 
 
-class ActionModule(ActionBase):
+class ActionModule(EscalatorAction):
     """Run lock, run files and drained markers; see the run_state module.
 
     On the controller, in the play's own process. With host_path, the state is kept on the

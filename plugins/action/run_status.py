@@ -7,7 +7,7 @@ import json
 import os
 import re
 
-from ansible.plugins.action import ActionBase
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._action import EscalatorAction
 from ansible_collections.opnfv.escalator.plugins.module_utils._run_state import RunState, process_alive
 
 ARGUMENT_SPEC = {
@@ -88,7 +88,7 @@ def describe(root, run_id=None):
     return out
 
 
-class ActionModule(ActionBase):
+class ActionModule(EscalatorAction):
     """Read the state directory and say where runs stand; see the run_status module."""
 
     _requires_connection = False

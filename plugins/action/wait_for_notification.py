@@ -9,9 +9,10 @@ import math
 import ssl
 import time
 
-from ansible.plugins.action import ActionBase
+from ansible_collections.opnfv.escalator.plugins.plugin_utils._action import EscalatorAction
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._webhooks import (
-    JsonRequestHandler, WebhookError, check_secret, read_seen, refusal_status, serve_tls, verify, write_seen)
+    BIND_EMPTY, JsonRequestHandler, WebhookError, check_secret, read_seen, refusal_status, serve_tls, verify,
+    write_seen)
 
 ARGUMENT_SPEC = {
     "secret": {"type": "str", "required": True, "no_log": True},
@@ -89,7 +90,7 @@ class _Handler(JsonRequestHandler):
     do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = _not_allowed
 
 
-class ActionModule(ActionBase):
+class ActionModule(EscalatorAction):
     """Serve one endpoint until a signed notification that matches comes; see the module."""
 
     _requires_connection = False
@@ -110,7 +111,7 @@ class ActionModule(ActionBase):
         where = f"{'https' if args['tls_certfile'] else 'http'}://{args['bind']}:{args['port']}{args['path']}"
         try:
             server = _Waiter((args["bind"], args["port"]), settings)
-        except (OSError, OverflowError) as exc:
+        except (OSError, OverflowError, TypeError, ValueError) as exc:  # a name that cannot be encoded too
             return dict(result, failed=True, msg=f"bind, port: cannot listen on {args['bind']}:{args['port']}: {exc}")
         try:
             if args["tls_certfile"]:
@@ -160,6 +161,8 @@ class ActionModule(ActionBase):
             return str(exc)
         if not 1 <= args["port"] <= 65535:
             return f"port: {args['port']} is not a TCP port (1 to 65535)"
+        if not args["bind"].strip():
+            return BIND_EMPTY
         if not math.isfinite(args["timeout"]) or not 0 < args["timeout"] <= MAX_TIMEOUT:
             return f"timeout: seconds, more than 0 and at most {MAX_TIMEOUT}"
         if not args["path"].startswith("/") or any(c in args["path"] for c in "?# \t\r\n"):

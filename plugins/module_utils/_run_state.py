@@ -65,6 +65,10 @@ def _read(path):
         return None
 
 
+# The request's marker options: which marker each sets (drained, pending) or clears.
+MARKER_OPTIONS = (("drained", "drained"), ("undrained", "drained"), ("pending", "pending"), ("settled", "pending"))
+
+
 class RunStateError(Exception):
     """A request that cannot be carried out; the message says why and what to do."""
 
@@ -89,20 +93,27 @@ def text_of(content):
 def apply(state, args, check=False, process=None):
     """Carry out one run_state request (the module's arguments) on state; whether it changed.
 
-    The lock first, so a refused run writes nothing; released last."""
-    changed = False
+    Every name is checked first and the lock taken next, so a refused request writes
+    nothing; a lock this request took is given back if the rest fails. Released last."""
+    texts = {name: text_of(content) for name, content in (args.get("files") or {}).items()}
+    for name in texts:
+        state.file_path(name)
+    markers = [(option, kind, args[option]) for option, kind in MARKER_OPTIONS if args.get(option) is not None]
+    for option, kind, node in markers:
+        state._marker(node, kind, option)
+    changed = took = False
     if args.get("lock") == "taken":
-        changed |= state.lock(args.get("owner") or "escalator", check=check, process=process)
-    for name, content in (args.get("files") or {}).items():
-        changed |= state.save(name, text_of(content), check=check)
-    if args.get("drained") is not None:
-        changed |= state.mark(args["drained"], True, check=check)
-    if args.get("undrained") is not None:
-        changed |= state.mark(args["undrained"], False, check=check)
-    if args.get("pending") is not None:
-        changed |= state.mark(args["pending"], True, check=check, kind="pending")
-    if args.get("settled") is not None:
-        changed |= state.mark(args["settled"], False, check=check, kind="pending")
+        took = state.lock(args.get("owner") or "escalator", check=check, process=process)
+        changed |= took
+    try:
+        for name, text in texts.items():
+            changed |= state.save(name, text, check=check)
+        for option, kind, node in markers:
+            changed |= state.mark(node, option in ("drained", "pending"), check=check, kind=kind)
+    except BaseException:
+        if took and not check:
+            state.unlock()
+        raise
     if args.get("lock") == "released":
         changed |= state.unlock(check=check)
     return changed
@@ -180,9 +191,10 @@ class RunState:
             os.rmdir(self.lock_dir)
         return True
 
-    def _marker(self, node, kind="drained"):
-        if not isinstance(node, str) or not node or "/" in node or node in (".", ".."):
-            raise RunStateError(f"{kind}: {node!r} is not a {'node' if kind == 'drained' else 'component'} name")
+    def _marker(self, node, kind="drained", option=None):
+        if not isinstance(node, str) or not node or "/" in node or "\0" in node or node in (".", "..") or len(node.encode()) > 255:
+            raise RunStateError(f"{option or kind}: {str(node)[:80]!r} is not a {'node' if kind == 'drained' else 'component'} "
+                                f"name (1 to 255 bytes, no '/')")
         return os.path.join(self.root, kind, node)
 
     def _listed(self, kind):
@@ -210,11 +222,17 @@ class RunState:
                 os.unlink(path)
         return True
 
+    def file_path(self, name):
+        """Where a file of the state directory named by a request is, or RunStateError."""
+        if (not isinstance(name, str) or os.path.isabs(name) or ".." in name.split("/") or not name.strip("/") or "\0" in name
+                or any(len(part.encode()) > 255 for part in name.split("/"))):
+            raise RunStateError(f"files: {str(name)[:80]!r} must be a path inside the state directory "
+                                f"(each name at most 255 bytes)")
+        return os.path.join(self.root, name)
+
     def save(self, name, text, check=False):
         """Write text to a file of the state directory (e.g. runs/<run_id>.plan.json)."""
-        if os.path.isabs(name) or ".." in name.split("/") or not name.strip("/"):
-            raise RunStateError(f"files: {name!r} must be a path inside the state directory")
-        path = os.path.join(self.root, name)
+        path = self.file_path(name)
         if _read(path) == text:
             return False
         if not check:

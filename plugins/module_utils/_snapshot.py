@@ -160,6 +160,7 @@ class SnapshotStore:
     def create(self, name, paths=(), venvs=(), packages=(), commands=(), run_id=None, now=None):
         """Write the snapshot; return its manifest. The caller checked space and existence."""
         final = self._dir(name)
+        made = _missing_directories(self.root)  # taken away again if the snapshot fails
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         os.chmod(self.root, 0o700)
         tmp = os.path.join(self.root, f".partial-{name}-{os.getpid()}")
@@ -185,6 +186,11 @@ class SnapshotStore:
             os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
+            for directory in made:  # deepest first; only what is still empty
+                try:
+                    os.rmdir(directory)
+                except OSError:
+                    break
             raise
         return manifest
 
@@ -382,3 +388,16 @@ def _remove(path):
         os.unlink(path)
     elif os.path.isdir(path):
         shutil.rmtree(path)
+
+
+def _missing_directories(path):
+    """The directories os.makedirs(path) would create, deepest first."""
+    missing = []
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing

@@ -138,7 +138,7 @@ failed_checks:
 
 import json
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.opnfv.escalator.plugins.module_utils._arguments import Module
 from ansible_collections.opnfv.escalator.plugins.module_utils._health import CheckError, normalize, run_checks
 
 
@@ -157,7 +157,7 @@ def secret_values(checks):
 
 
 def main():
-    module = AnsibleModule(
+    module = Module(
         argument_spec=dict(
             checks=dict(type="list", elements="dict", required=True),
             retries=dict(type="int", default=0),

@@ -64,7 +64,7 @@ options:
     type: bool
     default: true
   timeout:
-    description: Seconds Keystone has to answer.
+    description: Seconds Keystone has to answer (more than 0, at most 300).
     type: float
     default: 10
 notes:

@@ -183,7 +183,8 @@ after:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.opnfv.escalator.plugins.module_utils._arguments import Module
 from ansible_collections.opnfv.escalator.plugins.module_utils._maintenance import (
     BACKEND_OPTIONS,
     CommandBackend,
@@ -242,7 +243,7 @@ def _backend(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = Module(
         argument_spec=dict(
             node=dict(type="str", required=True),
             state=dict(type="str", required=True, choices=["enabled", "disabled", "query"]),

@@ -181,7 +181,7 @@ files:
   sample: [runs/20261122T101500Z-1a2b3c4d.plan.json]
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.opnfv.escalator.plugins.module_utils._arguments import Module
 from ansible_collections.opnfv.escalator.plugins.module_utils._run_state import RunState, RunStateError, apply
 
 ARGUMENT_SPEC = {
@@ -203,8 +203,8 @@ REQUIRED_ONE_OF = [("lock", "files", "drained", "undrained", "pending", "settled
 
 def main():
     """On the host that keeps the state: carry out the request at host_path."""
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE,
-                           required_one_of=REQUIRED_ONE_OF, supports_check_mode=True)
+    module = Module(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE,
+                    required_one_of=REQUIRED_ONE_OF, supports_check_mode=True)
     args = module.params
     state = RunState(args["host_path"] or args["path"])
     try:

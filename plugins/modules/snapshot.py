@@ -94,11 +94,11 @@ options:
     description: With O(state=absent), keep the newest O(keep) snapshots and delete the others.
     type: int
   min_free_margin:
-    description: Bytes that must stay free beyond the snapshot's estimated size.
+    description: Bytes that must stay free beyond the snapshot's estimated size (0 to 2**60).
     type: int
     default: 67108864
   min_free_margin_percent:
-    description: Extra margin, as a percentage of the estimated size.
+    description: Extra margin, as a percentage of the estimated size (0 to 1000).
     type: int
     default: 10
 """
@@ -158,12 +158,12 @@ space:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.opnfv.escalator.plugins.module_utils._arguments import Module
 from ansible_collections.opnfv.escalator.plugins.module_utils._snapshot import SnapshotError, SnapshotStore
 
 
 def main():
-    module = AnsibleModule(
+    module = Module(
         argument_spec=dict(
             name=dict(type="str"),
             state=dict(type="str", default="present", choices=["present", "restored", "absent"]),
@@ -191,6 +191,10 @@ def main():
     p = module.params
     if p["keep"] is not None and (p["state"] != "absent" or p["keep"] < 0):
         module.fail_json(msg="keep: only with state=absent, and at least 0")
+    if not 0 <= p["min_free_margin"] <= 2 ** 60:
+        module.fail_json(msg=f"min_free_margin: bytes from 0 to 2**60, got {str(p['min_free_margin'])[:20]}")
+    if not 0 <= p["min_free_margin_percent"] <= 1000:
+        module.fail_json(msg=f"min_free_margin_percent: from 0 to 1000, got {str(p['min_free_margin_percent'])[:20]}")
     store = SnapshotStore(p["root"], module.run_command)
     try:
         if p["state"] == "present":

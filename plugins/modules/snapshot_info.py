@@ -51,12 +51,12 @@ snapshots:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.opnfv.escalator.plugins.module_utils._arguments import Module
 from ansible_collections.opnfv.escalator.plugins.module_utils._snapshot import SnapshotStore
 
 
 def main():
-    module = AnsibleModule(
+    module = Module(
         argument_spec=dict(
             root=dict(type="path", default="/var/lib/escalator/snapshots"),
             name=dict(type="str"),

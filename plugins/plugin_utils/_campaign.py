@@ -708,17 +708,29 @@ def _wait_step(c, step, sp):
 
 
 def _step_maintenance(c, value, path, backend):
-    """A step run with each of its hosts out of service through the component's
-    maintenance backend: true, or settings that override the component's for this step
-    (checked with them against the backend when planning). False: no maintenance."""
+    """A step run with each of its hosts out of service: true (through the component's
+    maintenance backend), settings that override the component's for this step (checked
+    with them against the backend when planning), or a maintenance of the step's own,
+    `backend` and `settings` as a component's (for hosts that are not the component's
+    nodes, e.g. the controllers of a compute component). False: no maintenance."""
     if value is False:
         return None
     if value is not True and not isinstance(value, dict):
         c.error(path, f"must be true, false or a mapping of maintenance settings, got {_type_name(value)}")
         return None
+    if isinstance(value, dict) and "settings" in value:
+        own = _maintenance(c, value, path)
+        if own is None:
+            return None
+        if own["backend"] in (None, "none"):
+            c.error(f"{path}.backend", "a step's own maintenance needs a backend other than none: "
+                                       f"one of {', '.join(b for b in MAINTENANCE_BACKENDS if b != 'none')}")
+            return None
+        return own
     if backend == "none":
         c.error(path, "takes the step's hosts out of service through the component's maintenance backend, "
-                      "and the component has none (set maintenance.backend)")
+                      "and the component has none (set maintenance.backend, or give the step its own "
+                      "backend and settings)")
         return None
     return {} if value is True else value
 

@@ -95,6 +95,14 @@ def _checks(checks, path):
     return errors
 
 
+def _lb_group_errors(backend, settings, path, groups):
+    """The haproxy backend's lb_group must be an inventory group."""
+    group = settings.get("lb_group")
+    if backend == "haproxy" and isinstance(group, str) and not _templated(group) and group not in groups:
+        return [(f"{path}.lb_group", f"'{group}' is no inventory group")]
+    return []
+
+
 def check_options(campaign, groups):
     """Every problem with a validated campaign's check, backend and method options:
     a list of (path, message)."""
@@ -107,13 +115,18 @@ def check_options(campaign, groups):
         settings = maint.get("settings") or {}
         spec = dict(CAMPAIGN_BACKENDS.get(backend, {}), **_TIMEOUT)
         errors += _spec_errors(spec, settings, f"{path}.maintenance.settings")
-        if backend == "haproxy" and isinstance(settings.get("lb_group"), str) and not _templated(settings["lb_group"]) \
-                and settings["lb_group"] not in groups:
-            errors.append((f"{path}.maintenance.settings.lb_group", f"'{settings['lb_group']}' is no inventory group"))
+        errors += _lb_group_errors(backend, settings, f"{path}.maintenance.settings", groups)
         for when, steps in (comp.get("phases") or {}).items():
             for j, step in enumerate(steps or []):
                 override = step.get("maintenance") if isinstance(step, dict) else None
-                if isinstance(override, dict) and override:
+                if isinstance(override, dict) and "settings" in override:
+                    # A maintenance of the step's own: its backend and settings alone.
+                    where = f"{path}.phases.{when}[{j}].maintenance"
+                    own = override["settings"] or {}
+                    errors += _spec_errors(dict(CAMPAIGN_BACKENDS.get(override["backend"], {}), **_TIMEOUT), own,
+                                           f"{where}.settings")
+                    errors += _lb_group_errors(override["backend"], own, f"{where}.settings", groups)
+                elif isinstance(override, dict) and override:
                     # The step runs with the component's settings and its own on top:
                     # what is wrong with them together, and was not already with the
                     # component's alone (said above).

@@ -40,6 +40,8 @@ LIBRARY_MISSING = (
 
 # A signed request older or newer than this is refused (Standard Webhooks' tolerance).
 TOLERANCE_SECONDS = 300
+# An empty address listens on every address the host has: refused, it is a variable left empty.
+BIND_EMPTY = "bind: empty; give the address to listen on (127.0.0.1 by default), 0.0.0.0 for every address"
 # Standard Webhooks secrets: "whsec_" then base64 of 24 to 64 random bytes.
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = (24, 64)

@@ -82,6 +82,18 @@ def PHASES(root):  # noqa: N802 - a table, as COMPONENTS
                             f"touch {root}/{{{{ escalator_step_host }}}}.glance-once'"},
             ],
         },
+        # A step on hosts that are not the component's nodes, out of service through a
+        # maintenance of its own (its events are own-out and own-in).
+        "neutron-agents": {"after": [{
+            "name": "on every storage host", "run_on": "stor", "expected_duration": 5,
+            "maintenance": {"backend": "command", "settings": {
+                "enter": f"touch {root}/hosts/{{{{ escalator_host }}}}/own.out; "
+                         f"echo \"$(date +%s.%N) own-out {{{{ escalator_host }}}} step\" >> {root}/events",
+                "exit": f"rm -f {root}/hosts/{{{{ escalator_host }}}}/own.out; "
+                        f"echo \"$(date +%s.%N) own-in {{{{ escalator_host }}}} step\" >> {root}/events",
+                "status": f"test -e {root}/hosts/{{{{ escalator_host }}}}/own.out"}},
+            "command": f"sh -c 'test -e {root}/hosts/{{{{ escalator_step_host }}}}/own.out && "
+                       f"touch {root}/{{{{ escalator_step_host }}}}.agents-after'"}]},
     }
 
 

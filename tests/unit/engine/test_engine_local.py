@@ -112,6 +112,14 @@ def test_every_pair_is_upgraded_once_in_dependency_order_within_every_budget(upg
             if comp == "glance" and kind in ("out", "step-out", "in")]
     assert step[-6:] == [("step-out", "h01"), ("in", "h01"), ("step-out", "h02"), ("in", "h02"),
                          ("step-out", "h03"), ("in", "h03")]
+    # neutron-agents' step ran on the storage hosts (not its nodes), each taken out and put
+    # back through the step's own maintenance, after the component's last node.
+    last_agents = max(i for i, e in enumerate(events) if e[1] == "upgrade" and e[3] == "neutron-agents")
+    assert [(kind, host) for _t, kind, host, comp in events if comp == "step"] == [
+        ("own-out", "h12"), ("own-in", "h12"), ("own-out", "h13"), ("own-in", "h13"), ("own-out", "h14"), ("own-in", "h14")]
+    assert min(i for i, e in enumerate(events) if e[3] == "step") > last_agents
+    assert sorted(p.name for p in root.glob("*.agents-after")) == ["h12.agents-after", "h13.agents-after",
+                                                                   "h14.agents-after"]
     # The status callback followed the run: its file says the same as the report.
     status = json.loads((root / "state" / "runs" / f"{report['run_id']}.status.json").read_text())
     assert status["running"] is False and status["phase"] == "done" and status["stopped"] is None

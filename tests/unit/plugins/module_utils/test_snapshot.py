@@ -45,7 +45,13 @@ def test_partial_snapshots_are_never_listed(tree):
     broken = dict(cmd, dump="exit 3")
     with pytest.raises(SnapshotError, match=r"commands\[0\] \(db\): the dump command failed with exit code 3"):
         store.create("s1", paths=[str(etc)], commands=[broken])
-    assert store.list() == [] and os.listdir(store.root) == []
+    # The store's directory, made by this snapshot, is taken away with it; one that was
+    # there before is left, empty.
+    assert store.list() == [] and not os.path.exists(store.root)
+    os.makedirs(store.root)
+    with pytest.raises(SnapshotError):
+        store.create("s1", paths=[str(etc)], commands=[broken])
+    assert os.listdir(store.root) == []
 
 
 def test_restore_brings_back_content_modes_links_and_data(tree):

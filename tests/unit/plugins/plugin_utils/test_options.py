@@ -145,3 +145,20 @@ def test_a_step_overrides_some_of_the_components_maintenance_settings():
     found = problems(doc)
     assert [p for p, _m in found] == ["components[1].phases.after[0].maintenance"], found
     assert "timeout" in found[0][1]
+
+
+def test_a_step_takes_its_hosts_out_through_a_maintenance_of_its_own():
+    # The controllers of a compute component, drained at the load balancer: the step's
+    # backend and settings are checked alone, the component's are not used.
+    doc = copy.deepcopy(EXAMPLE)
+    own = {"backend": "haproxy", "settings": {"lb_group": "loadbalancers", "backend": "nova_api"}}
+    step = {"name": "reload the APIs", "run_on": "controllers", "command": "true", "maintenance": own}
+    set_path(doc, "components[3].phases", {"after": [step]})
+    assert problems(doc) == []
+    plan_step = validate(copy.deepcopy(doc))["components"][3]["phases"]["after"][0]
+    assert plan_step["maintenance"] == own
+    set_path(doc, "components[3].phases.after[0].maintenance.settings", {"lb_group": "lbs", "live_migrate": True})
+    found = dict(problems(doc))
+    assert found["components[3].phases.after[0].maintenance.settings.lb_group"] == "'lbs' is no inventory group"
+    assert "unknown option" in found["components[3].phases.after[0].maintenance.settings.live_migrate"]
+    assert "backend" in found["components[3].phases.after[0].maintenance.settings"]  # the HAProxy backend is required
