@@ -99,19 +99,19 @@ class Module(AnsibleModule):
     """AnsibleModule whose argument errors name the option (see the module's docstring)."""
 
     def __init__(self, argument_spec, **kwargs):
-        self.__validating = True
+        self._escalator_validating = True
         try:
             super().__init__(argument_spec, **kwargs)
         except (TypeError, ValueError, OverflowError) as exc:  # Ansible's checking broke on a value's type
-            self.__validating = False
+            self._escalator_validating = False
             self.fail_json(msg=breaking_option(argument_spec, _load_params(), exc))
-        self.__validating = False
+        self._escalator_validating = False
         wrong = shape_error(argument_spec, _load_params())
         if wrong:
             self.fail_json(msg=wrong)
 
     def fail_json(self, msg, **kwargs):
         result = getattr(self, "validation_result", None)
-        if getattr(self, "_Module__validating", False) and result is not None:
+        if getattr(self, "_escalator_validating", False) and result is not None:
             msg = named_message(result.errors, msg)
         super().fail_json(msg=msg, **kwargs)
