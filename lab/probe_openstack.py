@@ -248,27 +248,35 @@ class OpenStackProbe:
                 self.cycles["failed"] += 1
                 continue
             sid = data["server"]["id"]
-            status = self._wait_status(sid, {"ACTIVE", "ERROR"}, 120)
+            status, server = self._wait_status(sid, {"ACTIVE", "ERROR"}, 120)
             deleted = self._delete(sid)
             if status == "ACTIVE" and deleted:
                 self.cycles["done"] += 1
             else:
+                # When and where, and Nova's own reason: enough to find the step that broke it.
                 self.cycles["failed"] += 1
-                self.cycles["errors"].append(f"{name}: status {status}, deleted {deleted}")
+                fault = (server.get("fault") or {}).get("message", "")
+                self.cycles["errors"].append(
+                    f"{name}: status {status}, deleted {deleted}, seen {datetime.datetime.now(datetime.timezone.utc):%H:%M:%S} UTC on "
+                    f"{server.get('OS-EXT-SRV-ATTR:host') or 'no host'}" + (f": {fault[:300]}" if fault else ""))
 
     def _wait_status(self, sid, wanted, timeout):
+        """The server's status once it is one of wanted (or the last seen at timeout), and
+        the server as Nova last showed it."""
         deadline = time.monotonic() + timeout
-        status = None
+        status, server = None, {}
         while time.monotonic() < deadline:
             try:
                 code, data = self.cloud.get("nova", f"/v2.1/servers/{sid}")
-                status = data["server"]["status"] if code == 200 and data else status
+                if code == 200 and data:
+                    server = data["server"]
+                    status = server["status"]
             except (OSError, http.client.HTTPException):
                 pass
             if status in wanted:
-                return status
+                return status, server
             time.sleep(1)
-        return status
+        return status, server
 
     def _delete(self, sid):
         for dummy in range(30):

@@ -80,3 +80,25 @@ def test_bad_arguments_are_refused(capsys):
         with pytest.raises(SystemExit):
             po.parse_args(argv)
     assert "--create-interval must be 0 or more" in capsys.readouterr().err
+
+
+def test_a_boot_that_errors_is_counted_with_when_where_and_novas_reason():
+    class Cloud:
+        def get(self, api, path):
+            return 200, {"server": {"status": "ERROR", "OS-EXT-SRV-ATTR:host": "os-cmp2",
+                                    "fault": {"message": "Build of instance was re-scheduled"}}}
+    probe = po.OpenStackProbe(Cloud(), 1, 0.01, group_names=())
+    calls = []
+
+    def call(kind, api, method, path, expected, body=None):
+        calls.append(kind)
+        if len(calls) > 1:
+            probe.stop.set()
+        return True, {"server": {"id": "s1"}}
+    probe._call = call
+    probe._delete = lambda sid: True
+    probe._create_delete()
+    assert probe.cycles["done"] == 0 and probe.cycles["failed"] >= 1
+    error = probe.cycles["errors"][0]
+    assert error.startswith(f"{po.PROBE_PREFIX}") and "status ERROR, deleted True, seen " in error
+    assert error.endswith("UTC on os-cmp2: Build of instance was re-scheduled"), error
