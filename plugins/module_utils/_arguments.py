@@ -13,7 +13,8 @@ Two things Ansible's argument checking leaves unclear, closed here for every mod
   an integer too big for a float, breaks Ansible's own checking with a Python exception
   (TypeError, OverflowError); it is refused, naming the option;
 - a path option given a number or a boolean is refused too: Ansible would take its text as
-  the path.
+  the path; so is a path holding a NUL character, which the system calls refuse with a
+  Python exception.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def _kind(value):
     return "a list" if isinstance(value, list) else "a mapping"
 
 
+def _expected(kind):
+    return "a path" if kind == "path" else "text"
+
+
 def shape_error(spec, params, prefix=""):
     """The first option given a value of the wrong shape, as 'option: ... is expected, got a
     list', or None: text or a path (or a list of them) given a list or a mapping, a mapping
@@ -56,13 +61,17 @@ def shape_error(spec, params, prefix=""):
         where = prefix + name
         kind = option.get("type", "str")
         if kind in TEXT_TYPES and isinstance(value, (list, dict)) or kind == "path" and not isinstance(value, str):
-            return f"{where}: {'a path' if kind == 'path' else 'text'} is expected, got {_kind(value)}"
+            return f"{where}: {_expected(kind)} is expected, got {_kind(value)}"
+        if kind == "path" and "\0" in value:
+            return f"{where}: a path cannot hold a NUL character"
         if kind == "float" and isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
             return f"{where}: a number is expected, got an integer of about {int(value.bit_length() * 0.30103)} digits"
         if kind == "list" and option.get("elements") in TEXT_TYPES and isinstance(value, list):
             for index, item in enumerate(value):
                 if isinstance(item, (list, dict)):
-                    return f"{where}[{index}]: {'a path' if option['elements'] == 'path' else 'text'} is expected, got {_kind(item)}"
+                    return f"{where}[{index}]: {_expected(option['elements'])} is expected, got {_kind(item)}"
+                if option["elements"] == "path" and isinstance(item, str) and "\0" in item:
+                    return f"{where}[{index}]: a path cannot hold a NUL character"
         sub = option.get("options")
         if sub and kind == "dict" and not isinstance(value, (dict, str)):
             return f"{where}: a mapping is expected, got {_kind(value)}"
@@ -99,14 +108,15 @@ class Module(AnsibleModule):
     """AnsibleModule whose argument errors name the option (see the module's docstring)."""
 
     def __init__(self, argument_spec, **kwargs):
+        raw = _load_params()  # as given, before Ansible converts them (AnsibleModule reads its own copy)
         self._escalator_validating = True
         try:
             super().__init__(argument_spec, **kwargs)
         except (TypeError, ValueError, OverflowError) as exc:  # Ansible's checking broke on a value's type
             self._escalator_validating = False
-            self.fail_json(msg=breaking_option(argument_spec, _load_params(), exc))
+            self.fail_json(msg=breaking_option(argument_spec, raw, exc))
         self._escalator_validating = False
-        wrong = shape_error(argument_spec, _load_params())
+        wrong = shape_error(argument_spec, raw)
         if wrong:
             self.fail_json(msg=wrong)
 

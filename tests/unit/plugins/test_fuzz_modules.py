@@ -37,7 +37,8 @@ from hypothesis import strategies as st
 PACKAGE = "ansible_collections.opnfv.escalator.plugins"
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 SECRET = "whsec_" + __import__("base64").b64encode(b"fuzzed modules' webhook secret!!").decode()
-SETTINGS = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None, phases=[Phase.explicit, Phase.generate],
+SETTINGS = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None, derandomize=True,
+                    phases=[Phase.explicit, Phase.generate],
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
