@@ -284,7 +284,6 @@ def test_f03_a_controller_killed_at_a_random_step_is_resumed_by_the_same_command
         rollback(survive, {"run_id": killed_run}, "rollback of the killed run")
 
 
-@pytest.mark.full_suite
 def test_f04_a_wheel_corrupted_after_the_plan_is_refused_before_any_node_is_touched(
         survive, lab_hosts, group, tmp_path):
     """Fault 4: one wheel's bytes change between the plan (which checked the wheelhouse's
@@ -313,7 +312,6 @@ def test_f04_a_wheel_corrupted_after_the_plan_is_refused_before_any_node_is_touc
     assert not canary.file("/opt/keystone/29.1.0/.installed").exists
 
 
-@pytest.mark.full_suite
 def test_f05_a_disk_that_fills_during_the_install_stops_it_and_is_given_back(survive, lab_hosts, group, tmp_path):
     """Fault 5: the canary's install path is a 24 MiB tmpfs, too small for Keystone's venv."""
     canary = group("controllers")[0]
@@ -591,7 +589,6 @@ def when_staged(lab_hosts, group, then, timeout=600):
     return wait
 
 
-@pytest.mark.full_suite
 def test_f02a_a_broken_migration_in_the_expand_step_stops_the_run_before_any_node(survive, lab_hosts, group,
                                                                                   tmp_path):
     """Fault 2: the database expand step fails (a broken migration in the new code)."""
@@ -609,7 +606,6 @@ def test_f02a_a_broken_migration_in_the_expand_step_stops_the_run_before_any_nod
     assert not [e for e in audit if e["action"] == "drain"], "a node was drained"
 
 
-@pytest.mark.full_suite
 def test_f02b_a_broken_migration_in_the_contract_step_is_run_again_by_the_next_run(survive, lab_hosts, group,
                                                                                    tmp_path):
     """Fault 2: the database contract step fails, once every node runs 29.1.0. Every node
