@@ -354,6 +354,9 @@ class NovaBackend(Backend):
         self.interval, self.sleep, self.clock = interval, sleep, clock
         # Per instance asked to move: (times asked, when last); Nova's last passing refusal.
         self._asked, self._refused = {}, None
+        # Boots scheduled before the disable that no compute has taken yet: any of them
+        # may still land here (take_out lists them).
+        self._landing = set()
 
     def describe(self):
         return f"Nova compute host {self.node}"
@@ -367,6 +370,12 @@ class NovaBackend(Backend):
     def _instances(self):
         # openstacksdk names the host filter compute_host (an unknown "host" matches nothing).
         return list(self.conn.compute.servers(all_projects=True, compute_host=self.node))
+
+    def _unplaced(self):
+        """Boots no compute has taken yet: building, on no host (Nova gives an instance its
+        host when a compute claims it, after the scheduler chose that compute)."""
+        return {s.id: s for s in self.conn.compute.servers(all_projects=True, status="BUILD")
+                if s.status == "BUILD" and not getattr(s, "compute_host", None)}
 
     def guard(self):
         """Refuse before anything changes when the other computes cannot take this host's
@@ -449,6 +458,10 @@ class NovaBackend(Backend):
         can move now; wait_empty moves the rest as they become ready."""
         self.conn.compute.disable_service(self._service(), disabled_reason=self.reason)
         self._asked, self._refused = {}, None
+        # The scheduler may have chosen this compute for a boot just before the disable:
+        # such a boot lands here seconds later, and a restart of nova-compute meanwhile
+        # leaves it in ERROR. The host is not empty until each of them has landed.
+        self._landing = set(self._unplaced())
         if self.live_migrate:
             self._migrate_ready()
 
@@ -493,8 +506,16 @@ class NovaBackend(Backend):
         """The instances with work under way on their host: building, or with a task."""
         return [s for s in instances if s.status == "BUILD" or s.task_state]
 
+    def _still_landing(self):
+        """The boots of take_out's list that no compute has taken yet."""
+        if self._landing:
+            self._landing &= set(self._unplaced())
+        return self._landing
+
     def wait_empty(self, timeout):
         def empty():
+            if self._still_landing():
+                return False
             if self.keep_instances:
                 return not self._busy(self._instances())
             if self.live_migrate:
@@ -503,6 +524,8 @@ class NovaBackend(Backend):
         return wait_for(empty, timeout, self.interval, self.sleep, self.clock) is not None
 
     def why_not_empty(self):
+        if self._landing:
+            return (f"boots scheduled before the disable and taken by no compute yet: {', '.join(sorted(self._landing))}")
         if self.keep_instances:
             busy = self._busy(self._instances())
             return f"still busy: {', '.join(f'{s.name or s.id} ({s.task_state or s.status})' for s in busy)}" if busy else ""
