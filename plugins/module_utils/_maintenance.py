@@ -372,9 +372,9 @@ class NovaBackend(Backend):
         return list(self.conn.compute.servers(all_projects=True, compute_host=self.node))
 
     def _unplaced(self):
-        """Boots no compute has taken yet: building, on no host (Nova gives an instance its
-        host when a compute claims it, after the scheduler chose that compute)."""
-        return {s.id: s for s in self.conn.compute.servers(all_projects=True, status="BUILD")
+        """The ids of the boots no compute has taken yet: building, on no host (Nova gives an
+        instance its host when a compute claims it, after the scheduler chose that compute)."""
+        return {s.id for s in self.conn.compute.servers(all_projects=True, status="BUILD")
                 if s.status == "BUILD" and not getattr(s, "compute_host", None)}
 
     def guard(self):
@@ -461,7 +461,7 @@ class NovaBackend(Backend):
         # The scheduler may have chosen this compute for a boot just before the disable:
         # such a boot lands here seconds later, and a restart of nova-compute meanwhile
         # leaves it in ERROR. The host is not empty until each of them has landed.
-        self._landing = set(self._unplaced())
+        self._landing = self._unplaced()
         if self.live_migrate:
             self._migrate_ready()
 
@@ -509,7 +509,7 @@ class NovaBackend(Backend):
     def _still_landing(self):
         """The boots of take_out's list that no compute has taken yet."""
         if self._landing:
-            self._landing &= set(self._unplaced())
+            self._landing &= self._unplaced()
         return self._landing
 
     def wait_empty(self, timeout):
@@ -525,7 +525,7 @@ class NovaBackend(Backend):
 
     def why_not_empty(self):
         if self._landing:
-            return (f"boots scheduled before the disable and taken by no compute yet: {', '.join(sorted(self._landing))}")
+            return f"boots scheduled before the disable and taken by no compute yet: {', '.join(sorted(self._landing))}"
         if self.keep_instances:
             busy = self._busy(self._instances())
             return f"still busy: {', '.join(f'{s.name or s.id} ({s.task_state or s.status})' for s in busy)}" if busy else ""

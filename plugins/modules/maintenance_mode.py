@@ -119,7 +119,8 @@ options:
             instances running). Nothing is migrated and nothing is checked about where the
             instances could go. The host counts as out of service once none of its
             instances is building or has a task under way (O(nova.live_migrate) is then
-            ignored).
+            ignored). In both modes the host counts as out only once every boot that was
+            scheduled before the disable and had no host yet has landed on a compute.
         type: bool
         default: false
   command:

@@ -269,39 +269,40 @@ def test_nova_keep_instances_only_disables_and_waits_for_work_under_way():
     assert changed and after["service"] == "enabled" and after["instances"] == 2
 
 
-def test_nova_waits_for_boots_scheduled_before_the_disable_to_land():
+@pytest.mark.parametrize("lands_on, busy_polls", [("cmp1", 2), ("cmp2", 0)])
+def test_nova_waits_for_boots_scheduled_before_the_disable_to_land(lands_on, busy_polls):
     """A boot the scheduler sent here just before the disable has no host until this
     compute takes it: the host is not out (nova-compute may not restart) before every
     boot listed at the disable has a host, and then is not busy. A boot that lands
-    elsewhere ends the wait too; one that never lands is named when the time is up."""
-    for lands_on, busy_polls in (("cmp1", 2), ("cmp2", 0)):
-        backend, compute, service = _nova(["vm1"], keep_instances=True)
-        listing = compute.servers.side_effect
-        boot = SimpleNamespace(id="probe-1", name="probe-1", compute_host=None, status="BUILD",
-                               task_state="scheduling", flavor=SimpleNamespace(vcpus=1, ram=128))
-        polls = {"n": 0, "done": None}
+    elsewhere ends the wait too."""
+    backend, compute, service = _nova(["vm1"], keep_instances=True)
+    listing = compute.servers.side_effect
+    boot = SimpleNamespace(id="probe-1", name="probe-1", compute_host=None, status="BUILD",
+                           task_state="scheduling", flavor=SimpleNamespace(vcpus=1, ram=128))
+    polls = {"n": 0}
 
-        def servers(status=None, compute_host=None, **kw):
-            found = listing(**kw) + [boot]
-            return [s for s in found if (status is None or s.status == status)
-                    and (compute_host is None or s.compute_host == compute_host)]
-        compute.servers.side_effect = servers
+    def servers(status=None, compute_host=None, **kw):
+        found = listing(**kw) + [boot]
+        return [s for s in found if (status is None or s.status == status)
+                and (compute_host is None or s.compute_host == compute_host)]
+    compute.servers.side_effect = servers
 
-        def sleep(seconds, lands_on=lands_on, busy_polls=busy_polls, boot=boot, polls=polls):
-            polls["n"] += 1
-            if polls["n"] == 3:  # the compute takes it: it has a host, still building
-                boot.compute_host, boot.task_state = lands_on, "spawning"
-            if polls["n"] == 3 + busy_polls:
-                boot.status, boot.task_state = "ACTIVE", None
-                polls["done"] = polls["n"]
-        backend.sleep = sleep
-        changed, _before, after = set_maintenance(backend, ENABLED, timeout=60)
-        assert changed and after["state"] == ENABLED
-        # Not out before the boot had a host (3 polls) and, here, had finished building.
-        assert polls["n"] == 3 + busy_polls, (lands_on, polls)
-        assert after["instances"] == (2 if lands_on == "cmp1" else 1)
-        set_maintenance(backend, DISABLED, timeout=60)
+    def sleep(seconds):
+        polls["n"] += 1
+        if polls["n"] == 3:  # the compute takes it: it has a host, still building
+            boot.compute_host, boot.task_state = lands_on, "spawning"
+        if polls["n"] == 3 + busy_polls:
+            boot.status, boot.task_state = "ACTIVE", None
+    backend.sleep = sleep
+    changed, _before, after = set_maintenance(backend, ENABLED, timeout=60)
+    assert changed and after["state"] == ENABLED
+    # Not out before the boot had a host (3 polls) and, here, had finished building.
+    assert polls["n"] == 3 + busy_polls, polls
+    assert after["instances"] == (2 if lands_on == "cmp1" else 1)
+    assert set_maintenance(backend, DISABLED, timeout=60)[2]["service"] == "enabled"
 
+
+def test_nova_a_boot_that_never_lands_is_named_and_the_compute_put_back():
     backend, compute, service = _nova([], keep_instances=True)
     stuck = SimpleNamespace(id="probe-2", name="probe-2", compute_host=None, status="BUILD", task_state="scheduling")
     compute.servers.side_effect = lambda status=None, compute_host=None, **kw: [stuck] if compute_host is None else []
