@@ -29,10 +29,16 @@ from conftest import (MARKER, ROOT, assert_all_serving_at, flat, keystone_call, 
                       last_report, no_failed_request, pair, run_playbook, run_under_probe)
 
 STATE = "/tmp/escalator-fault-state"
-shutil.rmtree(STATE, ignore_errors=True)
 LAB_CAMPAIGN = yaml.safe_load((ROOT / "campaigns" / "lab.yml").read_text())
 NAME = LAB_CAMPAIGN["name"]
 ADMIN_SOCKET = "/run/haproxy/admin.sock"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_earlier_state():
+    """No lock and no report of an earlier run, wiped when the tests start (not when the
+    module is imported, which collecting the tests beside a run would do)."""
+    shutil.rmtree(STATE, ignore_errors=True)
 
 
 def campaign(tmp_path, change=None, name="campaign.yml", phases=False, verify_timeout="30s"):

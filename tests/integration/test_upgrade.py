@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 
+import pytest
 import yaml
 
 from conftest import (MARKER, STATE, assert_all_serving_at, flat, haproxy_states, keystone_call, keystone_token,
@@ -26,8 +27,14 @@ from webhook_receiver import Receiver
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "whsec_" + __import__("base64").b64encode(b"the lab's webhook secret, 32 b.").decode()
-# Each run of these tests starts with no lock and no report of an earlier run.
-shutil.rmtree(STATE, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_earlier_state():
+    """Each run of these tests starts with no lock and no report of an earlier run. Done
+    when the tests start, not when the module is imported: collecting the tests (pytest
+    --collect-only beside a run) must not wipe the state of a run in progress."""
+    shutil.rmtree(STATE, ignore_errors=True)
 
 
 def failing_campaign(tmp_path, on_failure):

@@ -76,7 +76,7 @@ def assert_budgets_kept(root, plan):
 def upgraded(tmp_path_factory):
     root = cloud.build(tmp_path_factory.mktemp("cloud"))
     # Five minutes on an idle 2-core machine; make test runs it at the lowest priority
-    # beside two molecule scenarios.
+    # beside the Keystone lab's integration tests.
     proc = run(root, "upgrade.yml", timeout=FULL_CLOUD_SECONDS)
     return root, proc
 
