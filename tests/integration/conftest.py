@@ -4,6 +4,7 @@ import datetime
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import time
@@ -138,6 +139,14 @@ def probe_run(vip_url, tmp_path):
 # file whose presence makes the lab campaign's injected check fail.
 STATE = "/tmp/escalator-test-state"
 MARKER = "/etc/escalator-fail-verify"
+
+
+@pytest.fixture(scope="module")
+def no_earlier_state(request):
+    """The module's runs start with no lock and no report of an earlier run: its state
+    directory (the module's STATE) is wiped when its tests start, not when it is imported,
+    so collecting the tests beside a run (pytest --collect-only) leaves that run's state be."""
+    shutil.rmtree(request.module.STATE, ignore_errors=True)
 
 
 def run_playbook(name, *extra, env=None, timeout=1800):

@@ -17,7 +17,6 @@ import json
 import os
 import pathlib
 import random
-import shutil
 import subprocess
 import threading
 import time
@@ -32,13 +31,7 @@ STATE = "/tmp/escalator-fault-state"
 LAB_CAMPAIGN = yaml.safe_load((ROOT / "campaigns" / "lab.yml").read_text())
 NAME = LAB_CAMPAIGN["name"]
 ADMIN_SOCKET = "/run/haproxy/admin.sock"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def no_earlier_state():
-    """No lock and no report of an earlier run, wiped when the tests start (not when the
-    module is imported, which collecting the tests beside a run would do)."""
-    shutil.rmtree(STATE, ignore_errors=True)
+pytestmark = pytest.mark.usefixtures("no_earlier_state")
 
 
 def campaign(tmp_path, change=None, name="campaign.yml", phases=False, verify_timeout="30s"):

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import threading
@@ -27,14 +26,7 @@ from webhook_receiver import Receiver
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "whsec_" + __import__("base64").b64encode(b"the lab's webhook secret, 32 b.").decode()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def no_earlier_state():
-    """Each run of these tests starts with no lock and no report of an earlier run. Done
-    when the tests start, not when the module is imported: collecting the tests (pytest
-    --collect-only beside a run) must not wipe the state of a run in progress."""
-    shutil.rmtree(STATE, ignore_errors=True)
+pytestmark = pytest.mark.usefixtures("no_earlier_state")
 
 
 def failing_campaign(tmp_path, on_failure):
