@@ -27,7 +27,13 @@ STATE = "/tmp/escalator-openstack-test-state"
 MARKER = "/etc/escalator-fail-verify"
 NEW = {"keystone": "30.0.0", "placement": "16.0.0", "glance": "33.0.0", "neutron": "29.0.0", "nova": "34.0.0"}
 PACKAGE = {"placement": "openstack-placement"}
-shutil.rmtree(STATE, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_earlier_state():
+    """No lock and no report of an earlier run: STATE is wiped when the tests start, not
+    when the module is imported (collecting the tests beside a run would wipe its state)."""
+    shutil.rmtree(STATE, ignore_errors=True)
 
 
 def run_playbook(name, *extra):
