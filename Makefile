@@ -25,10 +25,10 @@ DEB_PACKAGES := docker.io debootstrap python3-venv git ca-certificates shellchec
 PROBE_SECONDS ?= 30
 
 .PHONY: ee-context help deps venv venv-path collection artifacts lab-up lab-deploy lab-down demo demo-openstack probe \
-	test checks checks-in-background molecule-then-openstack minimal-in-background unit sanity lint integration integration-faults integration-openstack lab-openstack lab-openstack-down molecule changelog-lint benchmarks benchmarks-faults benchmarks-openstack clean
+	test checks checks-in-background molecule-then-openstack minimal-faults-and-cloud faults-lab-up unit sanity lint integration integration-faults integration-openstack lab-openstack lab-openstack-down molecule changelog-lint benchmarks benchmarks-faults benchmarks-openstack clean
 
 help:
-	@echo "make demo | demo-openstack | test | unit | sanity | lint | integration | integration-faults | integration-openstack | molecule | benchmarks | benchmarks-faults | benchmarks-openstack | lab-up | lab-openstack | lab-down | clean"
+	@echo "make demo | demo-openstack | test | unit | sanity | lint | integration | integration-faults | faults-lab-up | integration-openstack | molecule | benchmarks | benchmarks-faults | benchmarks-openstack | lab-up | lab-openstack | lab-down | clean"
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -67,6 +67,7 @@ lab-deploy:
 
 lab-down:
 	@lab/labctl down
+	@lab/labctl down faults
 	@lab/labctl down openstack
 	@lab/labctl down molecule
 
@@ -125,14 +126,23 @@ lint: venv
 integration: deps venv artifacts
 	@lab/labctl down
 	@$(MAKE) --no-print-directory lab-up
-	@rc=0; pytest -q --durations=12 -m "not full_suite" tests/integration || rc=$$?; lab/labctl down; exit $$rc
+	@rc=0; pytest -q --durations=12 -m "not faults_lab" tests/integration || rc=$$?; lab/labctl down; exit $$rc
 
-# The whole fault-injection suite (tests/integration/test_faults.py) on a fresh lab, about
-# 25 minutes; make test runs the part of it that fits CI's time budget (not full_suite).
-integration-faults: deps venv artifacts
-	@lab/labctl down
-	@$(MAKE) --no-print-directory lab-up
-	@rc=0; pytest -q --durations=12 tests/integration/test_faults.py || rc=$$?; lab/labctl down; exit $$rc
+# The fault-injection suite (tests/integration/test_faults.py) on a fresh faults lab
+# (inventories/lab-faults: the same cloud on containers and addresses of its own, so it can
+# run beside the lab of make integration): all thirteen faults, about 25 minutes, or those
+# FAULTS_SELECT picks (a pytest -m expression). make test runs the six marked faults_lab here,
+# beside the integration tests, which run the other seven on their lab.
+FAULTS_SELECT ?=
+FAULTS_INVENTORY := inventories/lab-faults
+faults-lab-up: deps venv artifacts
+	@lab/labctl down faults
+	@lab/labctl up faults
+	@ansible-playbook -i $(FAULTS_INVENTORY) lab/deploy.yml
+
+integration-faults: faults-lab-up
+	@rc=0; ESCALATOR_TEST_INVENTORY=$(FAULTS_INVENTORY) pytest -q --durations=12 $(if $(FAULTS_SELECT),-m "$(FAULTS_SELECT)") \
+		tests/integration/test_faults.py || rc=$$?; lab/labctl down faults; exit $$rc
 
 # The OpenStack lab from scratch, tested, then removed. make test runs the lab's checks
 # (test_lab.py); OPENSTACK_TESTS=tests/openstack adds the whole upgrade (test_upgrade.py),
@@ -157,11 +167,13 @@ molecule: deps venv artifacts
 # beside the ha and multisite scenarios and then the OpenStack lab's checks, one after the
 # other: each is a lab whose checks want answers within half a second, and beside the
 # OpenStack lab's deployment a multisite Keystone took 1.3 s per token for over ten
-# seconds. Then the integration tests beside the minimal scenario (lowest priority, its
-# node capped at half a core in molecule.yml) and then the tests of the upgraded cloud
-# (lowest priority too): the labs' lane is the longer one in both parts, and these tests
-# (about 13 minutes) kept the first part's checks lane longer than it. The OpenStack lab's
-# deployment is kept away from the integration tests too. The lab image is built first, once.
+# seconds. Then the integration tests (with seven faults of the fault-injection suite)
+# beside the minimal scenario (lowest priority, its node capped at half a core in
+# molecule.yml), the other six faults on the faults lab, and the tests of the upgraded
+# cloud (lowest priority too): that lane sat idle for about 15 minutes beside the
+# integration tests before the six faults came into it, and the upgraded cloud's tests
+# (about 13 minutes) kept the first part's checks lane longer than the labs'. The OpenStack
+# lab's deployment is kept away from the integration tests. The lab image is built first, once.
 # Each scenario's output is kept in .build/molecule/ and only its result is printed.
 # Each part prints how long it took, to see where make test spends its time.
 MOLECULE_LOGS := $(CURDIR)/.build/molecule
@@ -170,7 +182,7 @@ test: deps venv artifacts
 	@lab/labctl docker
 	@lab/image/build.sh >/dev/null
 	@$(call timed,first part (checks beside ha, multisite and the OpenStack lab),$(MAKE) --no-print-directory -j2 checks-in-background molecule-then-openstack)
-	@$(call timed,second part (integration beside minimal and the upgraded cloud),$(MAKE) --no-print-directory -j2 integration minimal-in-background)
+	@$(call timed,second part (integration beside minimal, six faults and the upgraded cloud),$(MAKE) --no-print-directory -j2 integration minimal-faults-and-cloud)
 
 checks:
 	@$(call timed,unit (but the upgraded cloud),$(MAKE) --no-print-directory unit UNIT_SELECT="not shared_upgrade")
@@ -184,15 +196,15 @@ molecule-then-openstack:
 checks-in-background:
 	@nice -n 19 $(MAKE) --no-print-directory checks
 
-minimal-in-background:
+minimal-faults-and-cloud:
 	@nice -n 19 $(MAKE) --no-print-directory molecule MOLECULE_SCENARIOS=minimal MOLECULE_LOG_DIR=$(MOLECULE_LOGS)
+	@$(call timed,faults on the faults lab,$(MAKE) --no-print-directory integration-faults FAULTS_SELECT=faults_lab)
 	@$(call timed,unit (the upgraded cloud),nice -n 19 $(MAKE) --no-print-directory unit UNIT_SELECT=shared_upgrade)
 
-# JSON figures: every fault of the fault-injection suite on a fresh lab (about 25 minutes).
-benchmarks-faults: deps venv artifacts
-	@lab/labctl down
-	@$(MAKE) --no-print-directory lab-up
-	@rc=0; python benchmarks/faults.py || rc=$$?; lab/labctl down; exit $$rc
+# JSON figures: every fault of the fault-injection suite on a fresh faults lab (about 25 minutes).
+benchmarks-faults: faults-lab-up
+	@rc=0; ESCALATOR_TEST_INVENTORY=$(FAULTS_INVENTORY) python benchmarks/faults.py || rc=$$?; \
+		lab/labctl down faults; exit $$rc
 
 # JSON figures: the planner's speed, then the rolling upgrade three ways on the lab.
 benchmarks: deps venv artifacts

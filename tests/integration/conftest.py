@@ -1,4 +1,8 @@
-"""Fixtures for the integration tests: the lab must be up (`make lab-up`)."""
+"""Fixtures for the integration tests: the lab must be up (`make lab-up`).
+
+They use the lab of inventories/lab, or the one ESCALATOR_TEST_INVENTORY names (a path from
+the collection's root): `make integration-faults` runs the fault-injection suite on the
+faults lab (inventories/lab-faults), which can be up beside the other one."""
 
 import datetime
 import json
@@ -21,11 +25,12 @@ os.environ["PATH"] = f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.envi
 os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
 # The lab's scripts (the probe, the webhook receiver) are plain files, not a package.
 sys.path.insert(0, str(ROOT / "lab"))
+INVENTORY = ROOT / os.environ.get("ESCALATOR_TEST_INVENTORY", "inventories/lab")
 
 
 def _inventory():
     out = subprocess.run(
-        ["ansible-inventory", "-i", str(ROOT / "inventories" / "lab"), "--list"],
+        ["ansible-inventory", "-i", str(INVENTORY), "--list"],
         check=True, capture_output=True, text=True, cwd=ROOT,
     ).stdout
     return json.loads(out)
@@ -152,7 +157,7 @@ def no_earlier_state(request):
 def run_playbook(name, *extra, env=None, timeout=1800):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **(env or {}))
-    return subprocess.run(["ansible-playbook", "-i", str(ROOT / "inventories" / "lab"), str(ROOT / "playbooks" / name),
+    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY), str(ROOT / "playbooks" / name),
                            *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -244,8 +249,9 @@ def keystone_token(url, user, password, project="admin"):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "full_suite: a fault of tests/integration/test_faults.py that make test leaves "
-                                       "out for CI's time budget (make integration-faults runs them all)")
+    config.addinivalue_line("markers", "faults_lab: a fault of tests/integration/test_faults.py that make test runs on "
+                                       "the faults lab (inventories/lab-faults) beside the integration tests, not after "
+                                       "them on the lab (make integration-faults runs them all on the faults lab)")
 
 
 def pytest_collection_modifyitems(items):

@@ -238,7 +238,7 @@ def kill_points(controllers):
         if (step, host) != ("undrain", controllers[-1])]
 
 
-@pytest.mark.full_suite
+@pytest.mark.faults_lab
 def test_f03_a_controller_killed_at_a_random_step_is_resumed_by_the_same_command(
         survive, group, tmp_path):
     """Fault 3: ansible-playbook (its process and its workers) is killed with SIGKILL at a
@@ -361,7 +361,7 @@ def test_f06a_an_admin_socket_gone_when_draining_leaves_the_node_in_service(surv
     assert not [e for e in audit if e["action"] in ("upgrade", "restore") and e["object"] == canary], audit
 
 
-@pytest.mark.full_suite
+@pytest.mark.faults_lab
 def test_f06b_an_admin_socket_gone_for_a_while_when_undraining_is_waited_for(survive, lab_hosts, group, tmp_path):
     """Fault 6: HAProxy's admin socket cannot be reached for 15 s from the canary's verify
     on, through its undrain; the run waits for it and finishes. rollback.yml then brings the
@@ -397,7 +397,7 @@ def rollback(survive, report, fault, version="28.1.0"):
     return flat(proc)
 
 
-@pytest.mark.full_suite
+@pytest.mark.faults_lab
 def test_f07_a_database_unreachable_for_20_s_during_a_node_upgrade_is_waited_out(
         survive, lab_hosts, group, tmp_path):
     """Fault 7: PostgreSQL stops answering for 20 s from the moment the canary starts its
@@ -485,7 +485,7 @@ def test_f10_a_node_that_passes_its_verify_once_and_then_fails_is_restored(survi
                     f["time"] for f in audit if f["action"] == "verify" and f["result"] == "failed")]
 
 
-@pytest.mark.full_suite
+@pytest.mark.faults_lab
 def test_f11_a_hung_restart_is_stopped_at_the_step_limit_and_the_node_restored(survive, lab_hosts, group, tmp_path):
     """Fault 11: on 29.1.0 the canary's Keystone never finishes starting (ExecStartPre
     hangs); the restart is stopped at the node's time limit and the node restored."""
@@ -512,7 +512,7 @@ def test_f11_a_hung_restart_is_stopped_at_the_step_limit_and_the_node_restored(s
     assert node.run("pgrep -f 'exec sleep 3[6]00'").rc == 1  # the hung start is gone
 
 
-@pytest.mark.full_suite
+@pytest.mark.faults_lab
 def test_f09_a_snapshot_damaged_after_it_was_taken_is_not_restored_and_the_old_venv_stands_in(
         survive, lab_hosts, group, tmp_path):
     """Fault 9: the canary fails its verify, and its snapshot was damaged after it was
@@ -538,7 +538,7 @@ def damage_snapshot(node, name):
                       "f=$(ls $d | grep -v manifest.json | head -1) && printf x >> $d/$f")
 
 
-@pytest.mark.full_suite
+@pytest.mark.faults_lab
 def test_f09b_a_snapshot_damaged_before_a_rollback_is_stood_in_for_by_the_old_venv(
         survive, lab_hosts, group, tmp_path):
     """Fault 9, in rollback.yml: after a finished upgrade, one node's snapshot is damaged;

@@ -81,18 +81,30 @@ def test_multisite_upgrades_site_a_wholly_before_site_b():
         assert host_vars[lb]["lab_haproxy_backend_group"] == site
 
 
-def test_scenarios_and_the_lab_share_no_address_and_no_container_name():
-    lab = load_groups(ROOT / "inventories" / "lab" / "hosts.yml")
-    lab_vars = yaml.safe_load((ROOT / "inventories" / "lab" / "hosts.yml").read_text())
-    seen = {f"escalator-{host}": "lab" for host in lab["all"]}
-    addresses = {}
+def test_scenarios_and_the_labs_share_no_address_and_no_container_name():
+    """Neither the two Keystone labs (the integration tests' and the faults lab, which make
+    test runs side by side) nor the scenarios share an address, a VIP or a container name."""
+    seen, addresses = {}, {}
 
-    def walk(node):
+    def claim(address, owner):
+        assert ipaddress.ip_address(address).is_loopback, (owner, address)
+        assert address not in addresses, (owner, address, addresses.get(address))
+        addresses[address] = owner
+
+    def walk(lab, node):
         for host, hv in ((node or {}).get("hosts") or {}).items():
-            addresses[hv["lab_address"]] = f"lab {host}"
+            assert hv["ansible_host"] == f"escalator-{host}", (lab, host)  # what labctl and the tests use
+            assert hv["ansible_host"] not in seen, (lab, host, seen.get(hv["ansible_host"]))
+            seen[hv["ansible_host"]] = lab
+            claim(hv["lab_address"], f"{lab} {host}")
         for child in ((node or {}).get("children") or {}).values():
-            walk(child)
-    walk(lab_vars["all"])
+            walk(lab, child)
+    for lab in ("lab", "lab-faults"):
+        lab_vars = yaml.safe_load((ROOT / "inventories" / lab / "hosts.yml").read_text())
+        walk(lab, lab_vars["all"])
+        claim(lab_vars["all"]["vars"]["lab_vip"], f"{lab} VIP")
+    inventories = ROOT / "inventories"
+    assert (inventories / "lab-faults" / "group_vars").resolve() == (inventories / "lab" / "group_vars").resolve()
     for name in SCENARIOS:
         config = _scenario(name)
         inventory = config["provisioner"]["inventory"]
@@ -101,7 +113,4 @@ def test_scenarios_and_the_lab_share_no_address_and_no_container_name():
             seen[platform["name"]] = name
             # `make lab-down` (labctl down molecule) removes any container a stopped run left.
             assert platform["labels"] == {"escalator.lab": "molecule"} and platform["network_mode"] == "host"
-            address = inventory["host_vars"][platform["name"]]["lab_address"]
-            assert ipaddress.ip_address(address).is_loopback
-            assert address not in addresses, (name, address, addresses.get(address))
-            addresses[address] = name
+            claim(inventory["host_vars"][platform["name"]]["lab_address"], name)
