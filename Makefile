@@ -203,8 +203,7 @@ minimal-faults-and-cloud:
 
 # JSON figures: every fault of the fault-injection suite on a fresh faults lab (about 25 minutes).
 benchmarks-faults: faults-lab-up
-	@rc=0; ESCALATOR_TEST_INVENTORY=$(FAULTS_INVENTORY) python benchmarks/faults.py || rc=$$?; \
-		lab/labctl down faults; exit $$rc
+	@rc=0; python benchmarks/faults.py --inventory $(FAULTS_INVENTORY) || rc=$$?; lab/labctl down faults; exit $$rc
 
 # JSON figures: the planner's speed, then the rolling upgrade three ways on the lab.
 benchmarks: deps venv artifacts

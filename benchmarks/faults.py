@@ -6,9 +6,9 @@ requests sent and how many failed, the seconds from the fault to every controlle
 on one version (the end of the run that met it), what was lost (must be nothing) and how
 the run ended; then whether every fault's test passed.
 
-Needs the lab up (`make lab-up`); takes about 22 minutes on the 2-core reference
-machine.
-    python3 benchmarks/faults.py [-k EXPRESSION]
+Needs the faults lab up (`make faults-lab-up`), or the lab --inventory names; takes about
+22 minutes on the 2-core reference machine.
+    python3 benchmarks/faults.py [-k EXPRESSION] [--inventory inventories/lab]
 """
 
 import argparse
@@ -25,6 +25,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-k", dest="expression", help="only the faults whose test names match (pytest -k)")
+    parser.add_argument("--inventory", default="inventories/lab-faults",
+                        help="the lab to break, a path from the collection's root (default: %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -37,7 +39,8 @@ def main(argv=None):
         if args.expression:
             argv += ["-k", args.expression]
         proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False,
-                              env=dict(os.environ, ESCALATOR_FAULT_FIGURES=str(figures)))
+                              env=dict(os.environ, ESCALATOR_FAULT_FIGURES=str(figures),
+                                       ESCALATOR_TEST_INVENTORY=args.inventory))
         faults = [json.loads(line) for line in figures.read_text().splitlines()] if figures.exists() else []
     tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr.strip()[-300:]
     print(json.dumps(summarize(faults, proc.returncode, tail), indent=2))

@@ -30,3 +30,15 @@ def test_no_fault_measured_is_said_plainly():
 def test_requests_failed_where_the_only_database_was_gone_are_counted_apart():
     out = faults.summarize([fault("a", failed=1), fault("database gone", failed=40, redundancy=False)], 0, "2 passed")
     assert (out["failed_requests"], out["failed_requests_without_redundancy"], out["requests"]) == (1, 40, 200)
+
+
+def test_the_suite_runs_on_the_faults_lab_unless_told_another(monkeypatch, capsys):
+    seen = []
+
+    def run(argv, **kwargs):
+        seen.append((argv, kwargs["env"]["ESCALATOR_TEST_INVENTORY"]))
+        return faults.subprocess.CompletedProcess(argv, 0, "2 passed\n", "")
+    monkeypatch.setattr(faults.subprocess, "run", run)
+    assert faults.main([]) == 0 and faults.main(["--inventory", "inventories/lab", "-k", "f04"]) == 0
+    assert [inventory for dummy, inventory in seen] == ["inventories/lab-faults", "inventories/lab"]
+    assert seen[1][0][-2:] == ["-k", "f04"] and '"tests": "2 passed"' in capsys.readouterr().out
