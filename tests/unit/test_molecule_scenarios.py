@@ -16,7 +16,7 @@ import yaml
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._campaign import validate
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._options import check_options
 from ansible_collections.opnfv.escalator.plugins.plugin_utils._planner import build_plan
-from helpers import ROOT, load_groups
+from helpers import ROOT
 
 MOLECULE = ROOT / "extensions" / "molecule"
 SCENARIOS = ("minimal", "ha", "multisite")
