@@ -26,10 +26,12 @@ import time
 import pytest
 import yaml
 
-from conftest import (MARKER, ROOT, assert_all_serving_at, flat, keystone_call, keystone_token,
+from conftest import (INVENTORY, MARKER, ROOT, assert_all_serving_at, flat, keystone_call, keystone_token,
                       last_report, no_failed_request, pair, run_playbook, run_under_probe)
 
-STATE = "/tmp/escalator-fault-state"
+# The runs' state directory, one per lab: make test runs this suite on two labs at once, and
+# each module's first test wipes its own (no_earlier_state).
+STATE = f"/tmp/escalator-{INVENTORY.name}-fault-state"
 LAB_CAMPAIGN = yaml.safe_load((ROOT / "campaigns" / "lab.yml").read_text())
 NAME = LAB_CAMPAIGN["name"]
 ADMIN_SOCKET = "/run/haproxy/admin.sock"
@@ -258,7 +260,8 @@ def test_f03_a_controller_killed_at_a_random_step_is_resumed_by_the_same_command
     killed = {}
 
     def kill_the_controller():
-        killed["pkill"] = subprocess.run(["pkill", "-KILL", "-f", f"ansible-playbook .*escalator_state_dir={STATE}"],
+        # Only this lab's runs: the other lab's state directory may share a prefix with this one's.
+        killed["pkill"] = subprocess.run(["pkill", "-KILL", "-f", f"ansible-playbook .*escalator_state_dir={STATE}( |$)"],
                                          check=False).returncode
         killed["lock left"] = os.path.exists(f"{STATE}/lock")
 
