@@ -9,10 +9,11 @@ say what happened.
 
 A fault is injected when the run's audit log records a given step (Injector), so it lands
 at the same point of the run each time. The lab starts at Keystone 28.1.0 and every test
-leaves it there. The suite breaks the lab that ESCALATOR_TEST_INVENTORY names: make test runs
-the tests marked faults_lab on the faults lab (inventories/lab-faults), beside the
-integration tests, and the others after those, on their lab. With ESCALATOR_FAULT_FIGURES=<file>, each test adds its figures to that
-file as a JSON line (benchmarks/faults.py prints them).
+leaves it there. The suite breaks the lab that ESCALATOR_TEST_INVENTORY names: make test
+runs the tests marked faults_lab on the faults lab (inventories/lab-faults), beside the
+integration tests, and the others after those, on their lab. With
+ESCALATOR_FAULT_FIGURES=<file>, each test adds its figures to that file as a JSON line
+(benchmarks/faults.py prints them).
 """
 
 import json

@@ -85,6 +85,7 @@ def test_scenarios_and_the_labs_share_no_address_and_no_container_name():
     """Neither the two Keystone labs (the integration tests' and the faults lab, which make
     test runs side by side) nor the scenarios share an address, a VIP or a container name."""
     seen, addresses = {}, {}
+    inventories = ROOT / "inventories"
 
     def claim(address, owner):
         assert ipaddress.ip_address(address).is_loopback, (owner, address)
@@ -100,10 +101,9 @@ def test_scenarios_and_the_labs_share_no_address_and_no_container_name():
         for child in ((node or {}).get("children") or {}).values():
             walk(lab, child)
     for lab in ("lab", "lab-faults"):
-        lab_vars = yaml.safe_load((ROOT / "inventories" / lab / "hosts.yml").read_text())
+        lab_vars = yaml.safe_load((inventories / lab / "hosts.yml").read_text())
         walk(lab, lab_vars["all"])
         claim(lab_vars["all"]["vars"]["lab_vip"], f"{lab} VIP")
-    inventories = ROOT / "inventories"
     assert (inventories / "lab-faults" / "group_vars").resolve() == (inventories / "lab" / "group_vars").resolve()
     for name in SCENARIOS:
         config = _scenario(name)
